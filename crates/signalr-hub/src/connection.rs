@@ -1,0 +1,610 @@
+//! One connection's task: handshake, then a loop that owns the socket.
+//!
+//! The task is the only writer of its socket. Everything else — group sends, completions of
+//! invocations running on other tasks, a server-side close — reaches it through the bounded
+//! queue in the registry. The loop reads client frames into a byte buffer (the WebSocket is a
+//! byte stream: message boundaries and opcodes carry no meaning), dispatches every whole hub
+//! message it finds, drains the queue into as few frames as possible, pings when it has been
+//! quiet for the keep-alive interval, and closes a client that has been silent too long.
+//!
+//! The loop is written against `Stream`/`Sink` of WebSocket messages, not a concrete socket,
+//! so tests and other transports can drive it with channels.
+
+use std::fmt::Display;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
+use bytes::{Bytes, BytesMut};
+use futures_util::{FutureExt as _, Sink, SinkExt as _, Stream, StreamExt as _};
+use signalr_protocol::{
+    Close, Completion, CompletionResult, Decoded, HandshakeError, HubMessage, HubProtocol,
+    Invocation, StreamInvocation, TransferFormat, decode_handshake_request,
+    encode_handshake_response,
+};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::time::{Instant, sleep_until, timeout};
+
+use crate::auth::Principal;
+use crate::handle::HubHandle;
+use crate::hub::HubShared;
+use crate::ids::ConnectionId;
+use crate::method::{Caller, InvocationError};
+use crate::registry::{ConnectionSender, Outbound, SharedMessage, TokenGuard};
+
+/// What the HTTP layer knows about a connection when its transport opens.
+pub(crate) struct ConnectionStart {
+    pub(crate) connection_id: ConnectionId,
+    pub(crate) token: TokenGuard,
+    pub(crate) principal: Principal,
+}
+
+/// How a connection's loop ended, and so what it still owes the client.
+#[derive(Debug)]
+enum End {
+    /// The client closed the socket, sent a Close message, or the socket failed.
+    ClientGone,
+    /// The server ends the connection and tells the client why with a Close message.
+    Close(Close),
+    /// The client is too slow or the socket is stuck: drop it without ceremony.
+    Abort,
+}
+
+const CONNECTION_ERROR: &str = "Connection closed with an error.";
+
+/// Runs a connection from the open transport to cleanup.
+pub(crate) async fn run<S>(hub: Arc<HubShared>, start: ConnectionStart, mut socket: S)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
+    <S as Sink<Message>>::Error: Display,
+{
+    let options = &hub.options;
+    let handshake = timeout(
+        options.handshake_timeout,
+        read_handshake(&mut socket, options.max_message_size),
+    )
+    .await
+    .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
+    let (protocol, input) = match handshake {
+        Handshake::Accepted(protocol, rest) => (protocol, rest),
+        Handshake::Rejected(error) => {
+            tracing::debug!(%error, "handshake rejected");
+            let mut out = Vec::new();
+            encode_handshake_response(Some(&error), &mut out);
+            let frame = text_frame(Bytes::from(out));
+            let _ = timeout(options.send_timeout, socket.send(frame)).await;
+            close_socket(&mut socket).await;
+            return;
+        }
+        Handshake::Gone => return,
+    };
+
+    let mut accepted = Vec::new();
+    encode_handshake_response(None, &mut accepted);
+    if socket
+        .send(frame_for(protocol, Bytes::from(accepted)))
+        .await
+        .is_err()
+    {
+        return;
+    }
+
+    let (queue_tx, queue_rx) = mpsc::channel(options.max_pending_messages.max(1));
+    let abort = Arc::new(Notify::new());
+    let ConnectionStart {
+        connection_id,
+        token,
+        principal,
+    } = start;
+    let guard = hub.registry.register(
+        connection_id.clone(),
+        token.take(),
+        principal.user_id.clone(),
+        ConnectionSender {
+            queue_tx: queue_tx.clone(),
+            abort: Arc::clone(&abort),
+        },
+    );
+    let caller = Caller {
+        connection_id,
+        principal: Arc::new(principal),
+        hub: HubHandle {
+            registry: Arc::clone(&hub.registry),
+        },
+    };
+    tracing::debug!(connection_id = %caller.connection_id, protocol = protocol.name(), "connected");
+
+    let end = match &hub.on_connected {
+        Some(hook) => match AssertUnwindSafe(hook(caller.clone())).catch_unwind().await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(End::Close(Close {
+                error: Some(error.message().to_owned()),
+                allow_reconnect: false,
+            })),
+            Err(_) => Some(End::Close(Close {
+                error: Some(CONNECTION_ERROR.to_owned()),
+                allow_reconnect: false,
+            })),
+        },
+        None => None,
+    };
+    let end = match end {
+        Some(end) => end,
+        None => {
+            let mut connection = Connection {
+                hub: Arc::clone(&hub),
+                caller: caller.clone(),
+                protocol,
+                socket: &mut socket,
+                input,
+                queue_tx,
+                queue_rx,
+                abort,
+                invocations: Arc::new(Semaphore::new(options.max_parallel_invocations.max(1))),
+                blocked: None,
+                direct: Vec::new(),
+            };
+            connection.run().await
+        }
+    };
+
+    // Leave the registry first: nobody should queue for a connection that is on its way out,
+    // and the close handshake below may take a while with a client that stopped reading.
+    drop(guard);
+    tracing::debug!(connection_id = %caller.connection_id, "disconnected");
+    let farewell = async {
+        match end {
+            End::Close(close) => {
+                let mut out = Vec::new();
+                if protocol.encode(&HubMessage::Close(close), &mut out).is_ok() {
+                    let frame = frame_for(protocol, Bytes::from(out));
+                    let _ = timeout(options.send_timeout, socket.send(frame)).await;
+                }
+                close_socket(&mut socket).await;
+            }
+            End::ClientGone => close_socket(&mut socket).await,
+            End::Abort => {}
+        }
+    };
+    let hook = async {
+        if let Some(hook) = &hub.on_disconnected {
+            let _ = AssertUnwindSafe(hook(caller)).catch_unwind().await;
+        }
+    };
+    tokio::join!(farewell, hook);
+}
+
+enum Handshake {
+    Accepted(HubProtocol, Vec<u8>),
+    Rejected(String),
+    Gone,
+}
+
+async fn read_handshake<S>(socket: &mut S, max_size: usize) -> Handshake
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let mut input = Vec::new();
+    loop {
+        match decode_handshake_request(&input, max_size) {
+            Ok(Some((request, used))) => {
+                let Some(protocol) = HubProtocol::from_name(&request.protocol) else {
+                    return Handshake::Rejected(format!(
+                        "The protocol '{}' is not supported.",
+                        request.protocol
+                    ));
+                };
+                if !protocol.is_version_supported(request.version) {
+                    return Handshake::Rejected(format!(
+                        "The server does not support version {} of the '{}' protocol.",
+                        request.version, request.protocol
+                    ));
+                }
+                input.drain(..used);
+                return Handshake::Accepted(protocol, input);
+            }
+            Ok(None) => {}
+            Err(HandshakeError::TooLarge { .. }) => {
+                return Handshake::Rejected("Handshake was canceled.".to_owned());
+            }
+            Err(error) => {
+                tracing::debug!(%error, "malformed handshake");
+                return Handshake::Rejected(
+                    "An unexpected error occurred during connection handshake.".to_owned(),
+                );
+            }
+        }
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => input.extend_from_slice(text.as_bytes()),
+            Some(Ok(Message::Binary(data))) => input.extend_from_slice(&data),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(_)) | Err(_)) | None => return Handshake::Gone,
+        }
+    }
+}
+
+fn text_frame(bytes: Bytes) -> Message {
+    match Utf8Bytes::try_from(bytes) {
+        Ok(text) => Message::Text(text),
+        // Our JSON encoder only writes UTF-8; should that ever break, a binary frame still
+        // carries the bytes rather than dropping them.
+        Err(error) => {
+            tracing::error!(%error, "encoded JSON is not UTF-8");
+            Message::Binary(Bytes::new())
+        }
+    }
+}
+
+/// JSON travels in Text frames and MessagePack in Binary ones: the JS client rejects the other.
+fn frame_for(protocol: HubProtocol, bytes: Bytes) -> Message {
+    match protocol.transfer_format() {
+        TransferFormat::Text => text_frame(bytes),
+        TransferFormat::Binary => Message::Binary(bytes),
+    }
+}
+
+/// How long to wait for the client's close frame after ours (ASP.NET Core's `CloseTimeout`).
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends a normal close frame and waits briefly for the client's, so it sees a clean close.
+async fn close_socket<S>(socket: &mut S)
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
+{
+    let frame = Message::Close(Some(CloseFrame {
+        code: close_code::NORMAL,
+        reason: Utf8Bytes::default(),
+    }));
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        if socket.send(frame).await.is_ok() {
+            while let Some(Ok(message)) = socket.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+struct Connection<'s, S> {
+    hub: Arc<HubShared>,
+    caller: Caller,
+    protocol: HubProtocol,
+    socket: &'s mut S,
+    /// Received bytes not yet parsed into whole messages.
+    input: Vec<u8>,
+    queue_tx: mpsc::Sender<Outbound>,
+    queue_rx: mpsc::Receiver<Outbound>,
+    abort: Arc<Notify>,
+    /// Invocations of this connection that may run at once.
+    invocations: Arc<Semaphore>,
+    /// An invocation parsed but waiting for a free slot; reading pauses meanwhile.
+    blocked: Option<Invocation>,
+    /// Replies the loop itself produced (errors for unknown methods), written before the queue.
+    direct: Vec<HubMessage>,
+}
+
+impl<S> Connection<'_, S>
+where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
+    <S as Sink<Message>>::Error: Display,
+{
+    async fn run(&mut self) -> End {
+        let options = self.hub.options.clone();
+        let keep_alive = sleep_until(Instant::now() + options.keep_alive_interval);
+        let client_timeout = sleep_until(Instant::now() + options.client_timeout);
+        tokio::pin!(keep_alive, client_timeout);
+        loop {
+            if self.blocked.is_none()
+                && let Err(end) = self.dispatch_input()
+            {
+                return end;
+            }
+            if !self.direct.is_empty() {
+                let messages = std::mem::take(&mut self.direct);
+                let encoded: Vec<Bytes> = messages
+                    .iter()
+                    .filter_map(|message| self.encode(message))
+                    .collect();
+                if let Err(end) = self.write(encoded).await {
+                    return end;
+                }
+                keep_alive
+                    .as_mut()
+                    .reset(Instant::now() + options.keep_alive_interval);
+            }
+            tokio::select! {
+                permit = Arc::clone(&self.invocations).acquire_owned(), if self.blocked.is_some() => {
+                    if let (Ok(permit), Some(invocation)) = (permit, self.blocked.take()) {
+                        self.start_invocation(invocation, permit);
+                    }
+                    client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                }
+                frame = self.socket.next(), if self.blocked.is_none() => {
+                    match frame {
+                        Some(Ok(Message::Text(text))) => self.input.extend_from_slice(text.as_bytes()),
+                        Some(Ok(Message::Binary(data))) => self.input.extend_from_slice(&data),
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                        Some(Ok(Message::Close(_))) | None => return End::ClientGone,
+                        Some(Err(error)) => {
+                            tracing::debug!(%error, "transport error");
+                            return End::ClientGone;
+                        }
+                    }
+                    client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                }
+                item = self.queue_rx.recv() => {
+                    let Some(item) = item else { return End::Abort };
+                    if let Err(end) = self.write_queued(item).await {
+                        return end;
+                    }
+                    keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
+                }
+                () = &mut keep_alive => {
+                    let ping = self.encode(&HubMessage::Ping);
+                    if let Err(end) = self.write(ping.into_iter().collect()).await {
+                        return end;
+                    }
+                    keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
+                }
+                () = &mut client_timeout, if self.blocked.is_none() => {
+                    tracing::debug!(connection_id = %self.caller.connection_id, "client timeout");
+                    return End::Close(self.error_close(
+                        "Client hasn't sent a message/ping within the configured client timeout.",
+                    ));
+                }
+                () = self.abort.notified() => {
+                    tracing::debug!(connection_id = %self.caller.connection_id, "aborted: client too slow");
+                    return End::Abort;
+                }
+            }
+        }
+    }
+
+    fn error_close(&self, detail: &str) -> Close {
+        let error = if self.hub.options.detailed_errors {
+            format!("{CONNECTION_ERROR} {detail}")
+        } else {
+            CONNECTION_ERROR.to_owned()
+        };
+        Close {
+            error: Some(error),
+            allow_reconnect: true,
+        }
+    }
+
+    fn encode(&self, message: &HubMessage) -> Option<Bytes> {
+        let mut out = Vec::new();
+        match self.protocol.encode(message, &mut out) {
+            Ok(()) => Some(Bytes::from(out)),
+            Err(error) => {
+                tracing::warn!(%error, "cannot encode reply");
+                None
+            }
+        }
+    }
+
+    /// Parses and dispatches every whole message in the input buffer.
+    fn dispatch_input(&mut self) -> Result<(), End> {
+        let mut offset = 0;
+        let result = loop {
+            let decoded = self
+                .protocol
+                .decode_next(&self.input[offset..], self.hub.options.max_message_size);
+            match decoded {
+                Ok(Some((decoded, used))) => {
+                    offset += used;
+                    let Decoded::Message(message) = decoded else {
+                        continue;
+                    };
+                    match self.dispatch(message) {
+                        Ok(true) => {}
+                        Ok(false) => break Ok(()),
+                        Err(end) => break Err(end),
+                    }
+                }
+                Ok(None) => break Ok(()),
+                Err(error) => {
+                    tracing::debug!(%error, connection_id = %self.caller.connection_id, "protocol error");
+                    break Err(End::Close(self.error_close(&error.to_string())));
+                }
+            }
+        };
+        self.input.drain(..offset);
+        // A burst of large frames should not pin a large buffer on an idle connection.
+        if self.input.is_empty() && self.input.capacity() > 4096 {
+            self.input = Vec::new();
+        }
+        result
+    }
+
+    /// Handles one message; `Ok(false)` means stop parsing until an invocation slot frees up.
+    fn dispatch(&mut self, message: HubMessage) -> Result<bool, End> {
+        match message {
+            HubMessage::Invocation(invocation) => {
+                if let Some(error) =
+                    self.reject_invocation(&invocation.target, &invocation.stream_ids, false)
+                {
+                    if let Some(id) = invocation.invocation_id.filter(|id| !id.is_empty()) {
+                        self.direct.push(error_completion(id, error));
+                    }
+                    return Ok(true);
+                }
+                match Arc::clone(&self.invocations).try_acquire_owned() {
+                    Ok(permit) => {
+                        self.start_invocation(invocation, permit);
+                        Ok(true)
+                    }
+                    Err(_) => {
+                        self.blocked = Some(invocation);
+                        Ok(false)
+                    }
+                }
+            }
+            HubMessage::StreamInvocation(StreamInvocation {
+                invocation_id,
+                target,
+                stream_ids,
+                ..
+            }) => {
+                let error = self
+                    .reject_invocation(&target, &stream_ids, true)
+                    .unwrap_or_else(|| {
+                        format!(
+                            "The client attempted to invoke the non-streaming '{target}' method with a streaming invocation."
+                        )
+                    });
+                self.direct.push(error_completion(invocation_id, error));
+                Ok(true)
+            }
+            HubMessage::Close(_) => Err(End::ClientGone),
+            // Pings only reset the client timeout, done on receipt. Completions, stream items
+            // and cancellations refer to features this hub does not offer (client results,
+            // upload streams, server streams); like .NET, unknown ids are ignored.
+            HubMessage::Ping
+            | HubMessage::Completion(_)
+            | HubMessage::StreamItem(_)
+            | HubMessage::CancelInvocation(_)
+            | HubMessage::Ack { .. }
+            | HubMessage::Sequence { .. } => Ok(true),
+        }
+    }
+
+    /// The error text for an invocation that cannot run at all, if any.
+    fn reject_invocation(
+        &self,
+        target: &str,
+        stream_ids: &[String],
+        streaming: bool,
+    ) -> Option<String> {
+        if self.hub.methods.get(target).is_none() {
+            return Some(format!("Unknown hub method '{target}'"));
+        }
+        if !stream_ids.is_empty() && !streaming {
+            return Some(format!(
+                "Failed to invoke '{target}' due to an error on the server. HubException: Client sent {} stream(s), Hub method expects 0.",
+                stream_ids.len()
+            ));
+        }
+        None
+    }
+
+    fn start_invocation(&self, invocation: Invocation, permit: OwnedSemaphorePermit) {
+        let Some(method) = self.hub.methods.get(&invocation.target) else {
+            return;
+        };
+        let future = method(self.caller.clone(), &invocation.arguments);
+        let target = invocation.target;
+        let invocation_id = invocation.invocation_id.filter(|id| !id.is_empty());
+        let queue_tx = self.queue_tx.clone();
+        tokio::spawn(async move {
+            let outcome = AssertUnwindSafe(future).catch_unwind().await;
+            if let Some(invocation_id) = invocation_id {
+                let result = match outcome {
+                    Ok(Ok(value)) => CompletionResult::Value(value),
+                    Ok(Err(InvocationError::Hub(error))) => {
+                        CompletionResult::Error(error.message().to_owned())
+                    }
+                    Ok(Err(InvocationError::Bind(error))) => CompletionResult::Error(format!(
+                        "Failed to invoke '{target}' due to an error on the server. InvalidDataException: {error}"
+                    )),
+                    Ok(Err(InvocationError::Result(reason))) => {
+                        tracing::warn!(%reason, %target, "hub method result not serializable");
+                        CompletionResult::Error(unexpected_error(&target))
+                    }
+                    Err(_) => {
+                        tracing::error!(%target, "hub method panicked");
+                        CompletionResult::Error(unexpected_error(&target))
+                    }
+                };
+                let completion = HubMessage::Completion(Completion {
+                    invocation_id,
+                    result,
+                    headers: Default::default(),
+                });
+                // Awaiting here (not try_send) makes a busy connection slow its own invocations
+                // down instead of being closed for its own replies.
+                let _ = queue_tx
+                    .send(Outbound::Message(SharedMessage::new(completion)))
+                    .await;
+            }
+            drop(permit);
+        });
+    }
+
+    /// Writes a queued item plus whatever else is already waiting, as one frame.
+    async fn write_queued(&mut self, first: Outbound) -> Result<(), End> {
+        let limit = self.hub.options.max_coalesced_bytes;
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let mut close = None;
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                Outbound::Message(message) => {
+                    if let Some(bytes) = message.encoded(self.protocol) {
+                        size += bytes.len();
+                        batch.push(bytes.clone());
+                    }
+                }
+                Outbound::Close(message) => {
+                    close = Some(*message);
+                    break;
+                }
+            }
+            if size < limit {
+                next = self.queue_rx.try_recv().ok();
+            }
+        }
+        self.write(batch).await?;
+        match close {
+            Some(close) => Err(End::Close(close)),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends whole encoded messages as one frame, giving up after the send timeout.
+    async fn write(&mut self, parts: Vec<Bytes>) -> Result<(), End> {
+        let bytes = match parts.len() {
+            0 => return Ok(()),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => {
+                let mut joined = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+                for part in &parts {
+                    joined.extend_from_slice(part);
+                }
+                joined.freeze()
+            }
+        };
+        let frame = frame_for(self.protocol, bytes);
+        let send_timeout = self.hub.options.send_timeout;
+        tokio::select! {
+            sent = timeout(send_timeout, self.socket.send(frame)) => match sent {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(error)) => {
+                    tracing::debug!(%error, "send failed");
+                    Err(End::ClientGone)
+                }
+                Err(_) => {
+                    tracing::debug!(connection_id = %self.caller.connection_id, "send timed out");
+                    Err(End::Abort)
+                }
+            },
+            () = self.abort.notified() => Err(End::Abort),
+        }
+    }
+}
+
+fn unexpected_error(target: &str) -> String {
+    format!("An unexpected error occurred invoking '{target}' on the server.")
+}
+
+fn error_completion(invocation_id: String, error: String) -> HubMessage {
+    HubMessage::Completion(Completion {
+        invocation_id,
+        result: CompletionResult::Error(error),
+        headers: Default::default(),
+    })
+}
+

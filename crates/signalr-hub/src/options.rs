@@ -1,0 +1,52 @@
+//! Tunables of a hub, with ASP.NET Core's defaults.
+
+use std::time::Duration;
+
+/// Timeouts, limits and buffer sizes of one hub.
+///
+/// The defaults match ASP.NET Core SignalR's (`HubOptions`, `HttpConnectionDispatcherOptions`),
+/// so the official clients' own defaults (30 s server timeout, 15 s keep-alive) fit.
+#[derive(Clone, Debug)]
+pub struct HubOptions {
+    /// The server pings when it has sent nothing for this long.
+    pub keep_alive_interval: Duration,
+    /// A connection whose client has sent nothing for this long is closed.
+    pub client_timeout: Duration,
+    /// How long a new connection may take to complete the handshake.
+    pub handshake_timeout: Duration,
+    /// Largest hub message accepted from a client, in bytes (framing included).
+    pub max_message_size: usize,
+    /// How many outgoing messages may wait for one connection before it counts as too slow and
+    /// is closed. This bounds the memory a slow client can make the server hold.
+    pub max_pending_messages: usize,
+    /// Longest time one write to a socket may take before the connection is closed.
+    pub send_timeout: Duration,
+    /// How long a negotiated connection may wait for its transport before its token expires.
+    pub disconnect_timeout: Duration,
+    /// How many invocations of one connection may run at once (.NET: 1).
+    pub max_parallel_invocations: usize,
+    /// Outgoing messages waiting together are written as one frame up to this many bytes.
+    pub max_coalesced_bytes: usize,
+    /// Origins allowed to connect (the `Origin` header); `None` allows every origin.
+    pub allowed_origins: Option<Vec<String>>,
+    /// Add the cause to the error text of Close messages (like .NET's `EnableDetailedErrors`).
+    pub detailed_errors: bool,
+}
+
+impl Default for HubOptions {
+    fn default() -> Self {
+        Self {
+            keep_alive_interval: Duration::from_secs(15),
+            client_timeout: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(15),
+            max_message_size: 32 * 1024,
+            max_pending_messages: 1024,
+            send_timeout: Duration::from_secs(10),
+            disconnect_timeout: Duration::from_secs(15),
+            max_parallel_invocations: 1,
+            max_coalesced_bytes: 16 * 1024,
+            allowed_origins: None,
+            detailed_errors: false,
+        }
+    }
+}

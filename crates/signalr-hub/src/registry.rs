@@ -1,0 +1,529 @@
+//! The registry of live connections, their groups and users (the "lifetime manager").
+//!
+//! One `std` lock guards three maps that index each other both ways: connection → its entry
+//! (queue, user, groups), group → members, user → connections. A disconnect walks only the
+//! connection's own groups, so it costs the same whether the hub has 10 groups or 100,000.
+//! No `.await` happens under the lock: deliveries use `try_send` on each connection's bounded
+//! queue, and a queue that is full marks its connection as too slow and wakes it to close.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use signalr_protocol::{Close, HubMessage, HubProtocol};
+use tokio::sync::{Notify, mpsc};
+
+use crate::ids::{ConnectionId, ConnectionToken, UserId};
+
+/// A hub message shared by every connection it is sent to, encoded at most once per protocol.
+#[derive(Debug)]
+pub(crate) struct SharedMessage {
+    message: HubMessage,
+    json: OnceLock<Option<Bytes>>,
+    message_pack: OnceLock<Option<Bytes>>,
+}
+
+impl SharedMessage {
+    pub(crate) fn new(message: HubMessage) -> Arc<Self> {
+        Arc::new(Self {
+            message,
+            json: OnceLock::new(),
+            message_pack: OnceLock::new(),
+        })
+    }
+
+    /// The framed bytes for `protocol`; `None` if the message cannot be encoded in it.
+    pub(crate) fn encoded(&self, protocol: HubProtocol) -> Option<&Bytes> {
+        let cell = match protocol {
+            HubProtocol::Json => &self.json,
+            HubProtocol::MessagePack => &self.message_pack,
+        };
+        cell.get_or_init(|| {
+            let mut out = Vec::new();
+            match protocol.encode(&self.message, &mut out) {
+                Ok(()) => Some(Bytes::from(out)),
+                Err(error) => {
+                    tracing::warn!(%error, protocol = protocol.name(), "cannot encode hub message");
+                    None
+                }
+            }
+        })
+        .as_ref()
+    }
+}
+
+/// What other tasks ask a connection's task to do.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    /// Write this message.
+    Message(Arc<SharedMessage>),
+    /// Write this Close message, then end the connection. Boxed: it is rare, and keeping the
+    /// enum small keeps every connection's queue small.
+    Close(Box<Close>),
+}
+
+/// The sending side of a connection's bounded queue, plus the bell that wakes it to abort.
+#[derive(Clone, Debug)]
+pub(crate) struct ConnectionSender {
+    pub(crate) queue_tx: mpsc::Sender<Outbound>,
+    pub(crate) abort: Arc<Notify>,
+}
+
+impl ConnectionSender {
+    /// Queues without waiting; a full queue means the client cannot keep up, so it is aborted.
+    fn deliver(&self, item: Outbound) -> bool {
+        match self.queue_tx.try_send(item) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.abort.notify_one();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    sender: ConnectionSender,
+    user: Option<UserId>,
+    groups: HashSet<Arc<str>>,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    connections: HashMap<ConnectionId, Entry>,
+    groups: HashMap<Arc<str>, HashSet<ConnectionId>>,
+    users: HashMap<UserId, HashSet<ConnectionId>>,
+}
+
+/// Where a connection token stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenState {
+    /// Negotiated, no transport yet.
+    Negotiated,
+    /// A transport is attached.
+    Active,
+}
+
+#[derive(Debug)]
+struct TokenEntry {
+    connection_id: ConnectionId,
+    state: TokenState,
+    issued: Instant,
+}
+
+#[derive(Debug)]
+struct Tokens {
+    by_token: HashMap<ConnectionToken, TokenEntry>,
+    last_sweep: Instant,
+}
+
+/// Why a transport request's token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClaimError {
+    /// Never issued, expired, or already gone.
+    Unknown,
+    /// Another transport already serves this connection.
+    AlreadyActive,
+}
+
+/// Every live connection of one hub, indexed by id, group and user; and the issued tokens.
+#[derive(Debug)]
+pub(crate) struct Registry {
+    index: RwLock<Index>,
+    tokens: Mutex<Tokens>,
+    disconnect_timeout: Duration,
+}
+
+impl Registry {
+    pub(crate) fn new(disconnect_timeout: Duration) -> Self {
+        Self {
+            index: RwLock::default(),
+            tokens: Mutex::new(Tokens {
+                by_token: HashMap::new(),
+                last_sweep: Instant::now(),
+            }),
+            disconnect_timeout,
+        }
+    }
+
+    // A panic while holding a lock leaves the maps consistent (every mutation is a single
+    // insert/remove), so a poisoned lock is still safe to use.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
+        self.index.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn tokens(&self) -> std::sync::MutexGuard<'_, Tokens> {
+        self.tokens.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Issues a connection id and token for a negotiate request. Negotiate version 0 has no
+    /// separate token: the connection id is the token.
+    pub(crate) fn negotiate(&self, separate_token: bool) -> (ConnectionId, ConnectionToken) {
+        let now = Instant::now();
+        let mut tokens = self.tokens();
+        // Abandoned negotiations hold only a map entry; sweeping at most once a second on the
+        // negotiate path bounds them without a background task.
+        if now.duration_since(tokens.last_sweep) >= Duration::from_secs(1) {
+            let timeout = self.disconnect_timeout;
+            tokens.by_token.retain(|_, entry| {
+                entry.state == TokenState::Active || now.duration_since(entry.issued) < timeout
+            });
+            tokens.last_sweep = now;
+        }
+        let connection_id = ConnectionId::random();
+        let token = if separate_token {
+            ConnectionToken::random()
+        } else {
+            ConnectionToken::from(connection_id.as_str())
+        };
+        tokens.by_token.insert(
+            token.clone(),
+            TokenEntry {
+                connection_id: connection_id.clone(),
+                state: TokenState::Negotiated,
+                issued: now,
+            },
+        );
+        (connection_id, token)
+    }
+
+    /// Marks a negotiated token as served by a transport and returns its connection id.
+    pub(crate) fn claim(&self, token: &ConnectionToken) -> Result<ConnectionId, ClaimError> {
+        let mut tokens = self.tokens();
+        let Some(entry) = tokens.by_token.get_mut(token) else {
+            return Err(ClaimError::Unknown);
+        };
+        match entry.state {
+            TokenState::Active => Err(ClaimError::AlreadyActive),
+            TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
+                tokens.by_token.remove(token);
+                Err(ClaimError::Unknown)
+            }
+            TokenState::Negotiated => {
+                entry.state = TokenState::Active;
+                Ok(entry.connection_id.clone())
+            }
+        }
+    }
+
+    /// Where `token` stands, if it is known.
+    pub(crate) fn token_state(&self, token: &ConnectionToken) -> Option<TokenState> {
+        self.tokens().by_token.get(token).map(|entry| entry.state)
+    }
+
+    /// Adds a connection whose handshake succeeded. Dropping the guard removes it again.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        connection_id: ConnectionId,
+        token: Option<ConnectionToken>,
+        user: Option<UserId>,
+        sender: ConnectionSender,
+    ) -> ConnectionGuard {
+        let mut index = self.write();
+        if let Some(user) = &user {
+            index
+                .users
+                .entry(user.clone())
+                .or_default()
+                .insert(connection_id.clone());
+        }
+        index.connections.insert(
+            connection_id.clone(),
+            Entry {
+                sender,
+                user,
+                groups: HashSet::new(),
+            },
+        );
+        ConnectionGuard {
+            registry: Arc::clone(self),
+            connection_id,
+            token,
+        }
+    }
+
+    fn unregister(&self, connection_id: &ConnectionId) {
+        let mut index = self.write();
+        let Some(entry) = index.connections.remove(connection_id) else {
+            return;
+        };
+        for group in entry.groups {
+            if let Some(members) = index.groups.get_mut(&group) {
+                members.remove(connection_id);
+                if members.is_empty() {
+                    index.groups.remove(&group);
+                }
+            }
+        }
+        if let Some(user) = entry.user
+            && let Some(connections) = index.users.get_mut(&user)
+        {
+            connections.remove(connection_id);
+            if connections.is_empty() {
+                index.users.remove(&user);
+            }
+        }
+    }
+
+    fn release_token(&self, token: &ConnectionToken) {
+        self.tokens().by_token.remove(token);
+    }
+
+    /// Adds a connection to a group; `false` if the connection is unknown.
+    pub(crate) fn add_to_group(&self, connection_id: &ConnectionId, group: &str) -> bool {
+        let mut index = self.write();
+        let Index {
+            connections,
+            groups,
+            ..
+        } = &mut *index;
+        let Some(entry) = connections.get_mut(connection_id) else {
+            return false;
+        };
+        let name: Arc<str> = match groups.get_key_value(group) {
+            Some((name, _)) => Arc::clone(name),
+            None => group.into(),
+        };
+        entry.groups.insert(Arc::clone(&name));
+        groups
+            .entry(name)
+            .or_default()
+            .insert(connection_id.clone());
+        true
+    }
+
+    /// Removes a connection from a group; a no-op when it was not a member.
+    pub(crate) fn remove_from_group(&self, connection_id: &ConnectionId, group: &str) {
+        let mut index = self.write();
+        if let Some(entry) = index.connections.get_mut(connection_id) {
+            entry.groups.remove(group);
+        }
+        if let Some(members) = index.groups.get_mut(group) {
+            members.remove(connection_id);
+            if members.is_empty() {
+                index.groups.remove(group);
+            }
+        }
+    }
+
+    /// Queues `item` for one connection; `true` if it was queued.
+    pub(crate) fn send_to_connection(&self, connection_id: &ConnectionId, item: Outbound) -> bool {
+        let index = self.read();
+        index
+            .connections
+            .get(connection_id)
+            .is_some_and(|entry| entry.sender.deliver(item))
+    }
+
+    /// Queues a message for every member of `group`; returns how many queued it.
+    pub(crate) fn send_to_group(&self, group: &str, message: &Arc<SharedMessage>) -> usize {
+        let index = self.read();
+        index
+            .groups
+            .get(group)
+            .map_or(0, |members| deliver_all(&index, members, message))
+    }
+
+    /// Queues a message for every connection of `user`; returns how many queued it.
+    pub(crate) fn send_to_user(&self, user: &str, message: &Arc<SharedMessage>) -> usize {
+        let index = self.read();
+        index
+            .users
+            .get(user)
+            .map_or(0, |connections| deliver_all(&index, connections, message))
+    }
+
+    /// Queues a message for every connection; returns how many queued it.
+    pub(crate) fn send_to_all(&self, message: &Arc<SharedMessage>) -> usize {
+        let index = self.read();
+        index
+            .connections
+            .values()
+            .filter(|entry| entry.sender.deliver(Outbound::Message(Arc::clone(message))))
+            .count()
+    }
+
+    /// How many connections are live.
+    pub(crate) fn connection_count(&self) -> usize {
+        self.read().connections.len()
+    }
+
+    /// How many groups have at least one member.
+    pub(crate) fn group_count(&self) -> usize {
+        self.read().groups.len()
+    }
+
+    /// The groups a connection is in (for tests and diagnostics).
+    pub(crate) fn groups_of(&self, connection_id: &ConnectionId) -> Vec<String> {
+        let index = self.read();
+        let mut groups: Vec<String> = index
+            .connections
+            .get(connection_id)
+            .map(|entry| entry.groups.iter().map(|g| g.to_string()).collect())
+            .unwrap_or_default();
+        groups.sort();
+        groups
+    }
+}
+
+fn deliver_all(
+    index: &Index,
+    members: &HashSet<ConnectionId>,
+    message: &Arc<SharedMessage>,
+) -> usize {
+    members
+        .iter()
+        .filter_map(|id| index.connections.get(id))
+        .filter(|entry| entry.sender.deliver(Outbound::Message(Arc::clone(message))))
+        .count()
+}
+
+/// Keeps a connection registered; dropping it removes the connection, its group memberships
+/// and its token, whatever way the connection ended.
+#[derive(Debug)]
+pub(crate) struct ConnectionGuard {
+    registry: Arc<Registry>,
+    connection_id: ConnectionId,
+    token: Option<ConnectionToken>,
+}
+
+impl Drop for ConnectionGuard {
+    fn drop(&mut self) {
+        self.registry.unregister(&self.connection_id);
+        if let Some(token) = &self.token {
+            self.registry.release_token(token);
+        }
+    }
+}
+
+/// Releases a claimed token if the connection ends before it is registered.
+#[derive(Debug)]
+pub(crate) struct TokenGuard {
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) token: Option<ConnectionToken>,
+}
+
+impl TokenGuard {
+    /// Hands the token over to the connection guard.
+    pub(crate) fn take(mut self) -> Option<ConnectionToken> {
+        self.token.take()
+    }
+}
+
+impl Drop for TokenGuard {
+    fn drop(&mut self) {
+        if let Some(token) = &self.token {
+            self.registry.release_token(token);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(capacity: usize) -> (ConnectionSender, mpsc::Receiver<Outbound>) {
+        let (queue_tx, queue_rx) = mpsc::channel(capacity);
+        (
+            ConnectionSender {
+                queue_tx,
+                abort: Arc::new(Notify::new()),
+            },
+            queue_rx,
+        )
+    }
+
+    fn ping() -> Arc<SharedMessage> {
+        SharedMessage::new(HubMessage::Ping)
+    }
+
+    #[test]
+    fn group_membership_is_indexed_both_ways_and_dropped_on_disconnect() {
+        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let (tx, mut rx) = sender(8);
+        let id = ConnectionId::from("a");
+        let guard = registry.register(id.clone(), None, Some(UserId::from("ana")), tx);
+        assert!(registry.add_to_group(&id, "g1"));
+        assert!(registry.add_to_group(&id, "g1"));
+        assert!(registry.add_to_group(&id, "G1"));
+        assert_eq!(registry.groups_of(&id), ["G1", "g1"]);
+        assert_eq!(registry.send_to_group("g1", &ping()), 1);
+        assert_eq!(registry.send_to_user("ana", &ping()), 1);
+        assert!(rx.try_recv().is_ok());
+        drop(guard);
+        assert_eq!(registry.connection_count(), 0);
+        assert_eq!(registry.group_count(), 0);
+        assert_eq!(registry.send_to_group("g1", &ping()), 0);
+        assert_eq!(registry.send_to_user("ana", &ping()), 0);
+    }
+
+    #[test]
+    fn remove_from_group_is_idempotent() {
+        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let (tx, _rx) = sender(8);
+        let id = ConnectionId::from("a");
+        let _guard = registry.register(id.clone(), None, None, tx);
+        registry.remove_from_group(&id, "never");
+        registry.add_to_group(&id, "g");
+        registry.remove_from_group(&id, "g");
+        registry.remove_from_group(&id, "g");
+        assert_eq!(registry.group_count(), 0);
+        assert!(!registry.add_to_group(&ConnectionId::from("ghost"), "g"));
+    }
+
+    #[test]
+    fn full_queue_rings_the_abort_bell() {
+        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let (tx, _rx) = sender(1);
+        let abort = Arc::clone(&tx.abort);
+        let id = ConnectionId::from("slow");
+        let _guard = registry.register(id.clone(), None, None, tx);
+        registry.add_to_group(&id, "g");
+        assert_eq!(registry.send_to_group("g", &ping()), 1);
+        assert_eq!(registry.send_to_group("g", &ping()), 0);
+        let rang = abort.notified();
+        tokio_test_poll_ready(rang);
+    }
+
+    // `Notify` keeps one permit when nobody waits, so a later `notified()` completes at once.
+    fn tokio_test_poll_ready(fut: tokio::sync::futures::Notified<'_>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            tokio::time::timeout(Duration::from_millis(100), fut)
+                .await
+                .expect("abort was signalled");
+        });
+    }
+
+    #[test]
+    fn tokens_are_claimed_once_and_released() {
+        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let (id, token) = registry.negotiate(true);
+        assert_eq!(registry.token_state(&token), Some(TokenState::Negotiated));
+        assert_eq!(registry.claim(&token), Ok(id));
+        assert_eq!(registry.claim(&token), Err(ClaimError::AlreadyActive));
+        registry.release_token(&token);
+        assert_eq!(registry.claim(&token), Err(ClaimError::Unknown));
+        assert_eq!(
+            registry.claim(&ConnectionToken::from("nope")),
+            Err(ClaimError::Unknown)
+        );
+    }
+
+    #[test]
+    fn expired_negotiations_cannot_be_claimed() {
+        let registry = Arc::new(Registry::new(Duration::ZERO));
+        let (_, token) = registry.negotiate(true);
+        assert_eq!(registry.claim(&token), Err(ClaimError::Unknown));
+    }
+}
