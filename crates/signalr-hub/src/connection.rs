@@ -27,6 +27,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::auth::Principal;
 use crate::handle::HubHandle;
+use crate::http_transport::TransportKind;
 use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
@@ -34,6 +35,7 @@ use crate::registry::{ConnectionSender, Outbound, SharedMessage, TokenGuard};
 
 /// What the HTTP layer knows about a connection when its transport opens.
 pub(crate) struct ConnectionStart {
+    pub(crate) transport: TransportKind,
     pub(crate) connection_id: ConnectionId,
     pub(crate) token: TokenGuard,
     pub(crate) principal: Principal,
@@ -61,7 +63,7 @@ where
     let options = &hub.options;
     let handshake = timeout(
         options.handshake_timeout,
-        read_handshake(&mut socket, options.max_message_size),
+        read_handshake(&mut socket, options.max_message_size, start.transport),
     )
     .await
     .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
@@ -92,6 +94,7 @@ where
     let (queue_tx, queue_rx) = mpsc::channel(options.max_pending_messages.max(1));
     let abort = Arc::new(Notify::new());
     let ConnectionStart {
+        transport,
         connection_id,
         token,
         principal,
@@ -135,6 +138,7 @@ where
                 hub: Arc::clone(&hub),
                 caller: caller.clone(),
                 protocol,
+                inherent_keep_alive: transport.has_inherent_keep_alive(),
                 socket: &mut socket,
                 input,
                 queue_tx,
@@ -180,7 +184,7 @@ enum Handshake {
     Gone,
 }
 
-async fn read_handshake<S>(socket: &mut S, max_size: usize) -> Handshake
+async fn read_handshake<S>(socket: &mut S, max_size: usize, transport: TransportKind) -> Handshake
 where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
@@ -194,6 +198,14 @@ where
                         request.protocol
                     ));
                 };
+                if protocol.transfer_format() == TransferFormat::Binary
+                    && !transport.supports_binary()
+                {
+                    return Handshake::Rejected(format!(
+                        "Cannot use the '{}' protocol on the current transport. The transport does not support 'Binary' transfer format.",
+                        request.protocol
+                    ));
+                }
                 if !protocol.is_version_supported(request.version) {
                     return Handshake::Rejected(format!(
                         "The server does not support version {} of the '{}' protocol.",
@@ -271,6 +283,8 @@ struct Connection<'s, S> {
     hub: Arc<HubShared>,
     caller: Caller,
     protocol: HubProtocol,
+    /// Long polling: the polls themselves show liveness, so no pings and no client timeout.
+    inherent_keep_alive: bool,
     socket: &'s mut S,
     /// Received bytes not yet parsed into whole messages.
     input: Vec<u8>,
@@ -341,14 +355,14 @@ where
                     }
                     keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
                 }
-                () = &mut keep_alive => {
+                () = &mut keep_alive, if !self.inherent_keep_alive => {
                     let ping = self.encode(&HubMessage::Ping);
                     if let Err(end) = self.write(ping.into_iter().collect()).await {
                         return end;
                     }
                     keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
                 }
-                () = &mut client_timeout, if self.blocked.is_none() => {
+                () = &mut client_timeout, if self.blocked.is_none() && !self.inherent_keep_alive => {
                     tracing::debug!(connection_id = %self.caller.connection_id, "client timeout");
                     return End::Close(self.error_close(
                         "Client hasn't sent a message/ping within the configured client timeout.",
@@ -607,4 +621,3 @@ fn error_completion(invocation_id: String, error: String) -> HubMessage {
         headers: Default::default(),
     })
 }
-

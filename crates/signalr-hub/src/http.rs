@@ -6,23 +6,31 @@
 //! them), while unknown connections are 404, a missing id 400, and so on, as `text/plain`.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
-use axum::extract::{Query, State};
+use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::header::{
     ACCEPT, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS,
-    CONTENT_TYPE, ORIGIN, VARY,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, EXPIRES, ORIGIN, PRAGMA, VARY,
 };
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use bytes::Bytes;
+use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::auth::{AuthRequest, Principal, bearer_token};
 use crate::connection::{self, ConnectionStart};
+use crate::http_transport::{
+    CloseOnDrop, HttpChannel, SendRefusal, TransportKind, frame_bytes, sse_event,
+};
 use crate::hub::HubShared;
 use crate::ids::{ConnectionId, ConnectionToken};
 use crate::registry::{ClaimError, TokenGuard, TokenState};
@@ -31,6 +39,7 @@ use crate::registry::{ClaimError, TokenGuard, TokenState};
 const MAX_NEGOTIATE_VERSION: i64 = 1;
 
 pub(crate) fn router(hub: Arc<HubShared>, path: &str) -> Router {
+    let body_limit = frame_limit(&hub.options);
     let path = path.trim_end_matches('/');
     let negotiate_path = format!("{path}/negotiate");
     let hub_path = if path.is_empty() { "/" } else { path };
@@ -43,6 +52,7 @@ pub(crate) fn router(hub: Arc<HubShared>, path: &str) -> Router {
                 .delete(delete)
                 .options(preflight),
         )
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(hub)
 }
 
@@ -146,14 +156,14 @@ struct NegotiateResponse<'a> {
     connection_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     connection_token: Option<&'a str>,
-    available_transports: [AvailableTransport; 1],
+    available_transports: Vec<AvailableTransport>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AvailableTransport {
     transport: &'static str,
-    transfer_formats: [&'static str; 2],
+    transfer_formats: &'static [&'static str],
 }
 
 #[derive(Serialize)]
@@ -192,17 +202,71 @@ async fn negotiate(
         },
     };
     let (connection_id, token) = hub.registry.negotiate(version >= 1);
+    let transports = hub.options.transports;
+    let available_transports = [
+        (transports.web_sockets, TransportKind::WebSockets),
+        (
+            transports.server_sent_events,
+            TransportKind::ServerSentEvents,
+        ),
+        (transports.long_polling, TransportKind::LongPolling),
+    ]
+    .into_iter()
+    .filter(|(enabled, _)| *enabled)
+    .map(|(_, kind)| AvailableTransport {
+        transport: kind.name(),
+        transfer_formats: if kind.supports_binary() {
+            &["Text", "Binary"]
+        } else {
+            &["Text"]
+        },
+    })
+    .collect();
     let body = NegotiateResponse {
         negotiate_version: version,
         connection_id: connection_id.as_str(),
         connection_token: (version >= 1).then(|| token.as_str()),
-        available_transports: [AvailableTransport {
-            transport: "WebSockets",
-            transfer_formats: ["Text", "Binary"],
-        }],
+        available_transports,
     };
     with_cors(axum::Json(body).into_response(), origin)
 }
+
+fn transport_enabled(hub: &HubShared, kind: TransportKind) -> bool {
+    let transports = hub.options.transports;
+    match kind {
+        TransportKind::WebSockets => transports.web_sockets,
+        TransportKind::ServerSentEvents => transports.server_sent_events,
+        TransportKind::LongPolling => transports.long_polling,
+    }
+}
+
+fn not_supported(kind: TransportKind) -> Response {
+    let text = match kind {
+        TransportKind::WebSockets => "WebSockets transport not supported by this end point type",
+        TransportKind::ServerSentEvents => {
+            "ServerSentEvents transport not supported by this end point type"
+        }
+        TransportKind::LongPolling => "LongPolling transport not supported by this end point type",
+    };
+    plain(StatusCode::NOT_FOUND, text)
+}
+
+fn claim_refused(error: ClaimError) -> Response {
+    match error {
+        ClaimError::Unknown => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
+        ClaimError::AlreadyActive => plain(
+            StatusCode::CONFLICT,
+            "Connection already has an active transport",
+        ),
+    }
+}
+
+/// Headers that keep proxies and browsers from caching transport responses.
+const NO_CACHE: [(HeaderName, &str); 3] = [
+    (CACHE_CONTROL, "no-cache, no-store"),
+    (PRAGMA, "no-cache"),
+    (EXPIRES, "Thu, 01 Jan 1970 00:00:00 GMT"),
+];
 
 async fn connect(
     State(hub): State<Arc<HubShared>>,
@@ -219,46 +283,43 @@ async fn connect(
         Err(refusal) => return with_cors(refusal.into_response(), origin),
     };
     let token = param(&params, "id").map(ConnectionToken::from);
-    let Ok(upgrade) = upgrade else {
-        let response = match token {
-            None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
-            Some(token) if hub.registry.token_state(&token).is_none() => {
-                plain(StatusCode::NOT_FOUND, "No Connection with that ID")
+    let response = match upgrade {
+        Ok(upgrade) => websocket(&hub, token, principal, upgrade),
+        Err(_) => {
+            let kind = if accepts_event_stream(&headers) {
+                TransportKind::ServerSentEvents
+            } else {
+                TransportKind::LongPolling
+            };
+            match token {
+                None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
+                Some(_) if !transport_enabled(&hub, kind) => not_supported(kind),
+                Some(token) => http_transport(&hub, token, principal, kind).await,
             }
-            Some(_) if accepts_event_stream(&headers) => plain(
-                StatusCode::NOT_FOUND,
-                "ServerSentEvents transport not supported by this end point type",
-            ),
-            Some(_) => plain(
-                StatusCode::NOT_FOUND,
-                "LongPolling transport not supported by this end point type",
-            ),
-        };
-        return with_cors(response, origin);
+        }
     };
+    with_cors(response, origin)
+}
+
+fn websocket(
+    hub: &Arc<HubShared>,
+    token: Option<ConnectionToken>,
+    principal: Principal,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !transport_enabled(hub, TransportKind::WebSockets) {
+        return not_supported(TransportKind::WebSockets);
+    }
     let (connection_id, token) = match token {
         // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
         None => (ConnectionId::random(), None),
-        Some(token) => match hub.registry.claim(&token) {
+        Some(token) => match hub.registry.claim(&token, TokenState::WebSocket) {
             Ok(connection_id) => (connection_id, Some(token)),
-            Err(ClaimError::Unknown) => {
-                return with_cors(
-                    plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
-                    origin,
-                );
-            }
-            Err(ClaimError::AlreadyActive) => {
-                return with_cors(
-                    plain(
-                        StatusCode::CONFLICT,
-                        "Connection already has an active transport",
-                    ),
-                    origin,
-                );
-            }
+            Err(error) => return claim_refused(error),
         },
     };
     let start = ConnectionStart {
+        transport: TransportKind::WebSockets,
         connection_id,
         token: TokenGuard {
             registry: Arc::clone(&hub.registry),
@@ -266,18 +327,127 @@ async fn connect(
         },
         principal,
     };
-    let options = &hub.options;
     // Small socket buffers keep an idle connection cheap; a frame may carry several hub
     // messages, so the frame limit is a multiple of the message limit, which the hub
     // protocol parser enforces per message.
-    let frame_limit = options.max_message_size.saturating_mul(4).max(64 * 1024);
+    let frame_limit = frame_limit(&hub.options);
     let upgrade = upgrade
         .read_buffer_size(512)
         .write_buffer_size(0)
         .max_message_size(frame_limit)
         .max_frame_size(frame_limit);
-    let hub = Arc::clone(&hub);
+    let hub = Arc::clone(hub);
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
+}
+
+/// The largest frame or POST body accepted: several messages may travel together.
+fn frame_limit(options: &crate::options::HubOptions) -> usize {
+    options.max_message_size.saturating_mul(4).max(64 * 1024)
+}
+
+/// A `GET` without upgrade: opens Server-Sent Events or Long Polling, or is a later poll.
+async fn http_transport(
+    hub: &Arc<HubShared>,
+    token: ConnectionToken,
+    principal: Principal,
+    kind: TransportKind,
+) -> Response {
+    match hub.registry.token_state(&token) {
+        None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
+        Some(TokenState::Negotiated) => start_http_transport(hub, token, principal, kind).await,
+        Some(TokenState::Http(channel))
+            if channel.kind == TransportKind::LongPolling && kind == TransportKind::LongPolling =>
+        {
+            match channel.poll(hub.options.long_poll_timeout).await {
+                Some(body) => (
+                    StatusCode::OK,
+                    NO_CACHE,
+                    [(CONTENT_TYPE, "application/octet-stream")],
+                    body,
+                )
+                    .into_response(),
+                None => (StatusCode::NO_CONTENT, NO_CACHE).into_response(),
+            }
+        }
+        Some(TokenState::Http(channel)) if channel.kind == kind => plain(
+            StatusCode::CONFLICT,
+            "Connection already has an active transport",
+        ),
+        Some(_) => plain(
+            StatusCode::BAD_REQUEST,
+            "Cannot change transports mid-connection",
+        ),
+    }
+}
+
+async fn start_http_transport(
+    hub: &Arc<HubShared>,
+    token: ConnectionToken,
+    principal: Principal,
+    kind: TransportKind,
+) -> Response {
+    let (channel, socket, outgoing_rx) = HttpChannel::new(kind);
+    let channel = Arc::new(channel);
+    let connection_id = match hub
+        .registry
+        .claim(&token, TokenState::Http(Arc::clone(&channel)))
+    {
+        Ok(connection_id) => connection_id,
+        Err(error) => return claim_refused(error),
+    };
+    let start = ConnectionStart {
+        transport: kind,
+        connection_id,
+        token: TokenGuard {
+            registry: Arc::clone(&hub.registry),
+            token: Some(token),
+        },
+        principal,
+    };
+    tokio::spawn(connection::run(Arc::clone(hub), start, socket));
+    match kind {
+        TransportKind::ServerSentEvents => {
+            let guard = CloseOnDrop(Arc::clone(&channel));
+            // The comment line goes out at once so the browser's EventSource opens.
+            let opening = futures_util::stream::once(async { Bytes::from_static(b":\r\n") });
+            let events = outgoing_rx.map(move |frame| {
+                let _keep_until_the_body_is_dropped = &guard;
+                sse_event(&frame_bytes(frame))
+            });
+            let body = Body::from_stream(opening.chain(events).map(Ok::<_, Infallible>));
+            (
+                StatusCode::OK,
+                [
+                    (CONTENT_TYPE, "text/event-stream"),
+                    (CACHE_CONTROL, "no-cache,no-store"),
+                    (PRAGMA, "no-cache"),
+                    (CONTENT_ENCODING, "identity"),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        _ => {
+            channel.keep_for_polls(outgoing_rx).await;
+            let gap = hub.options.disconnect_timeout;
+            tokio::spawn(async move {
+                // Long-polling clients that stop polling are gone; .NET scans once a second.
+                let mut scan = tokio::time::interval(Duration::from_secs(1));
+                loop {
+                    scan.tick().await;
+                    if channel.is_closed() {
+                        break;
+                    }
+                    if channel.poll_gap_exceeded(gap) {
+                        channel.close();
+                        break;
+                    }
+                }
+            });
+            // The first poll answers at once: it only starts the connection.
+            (StatusCode::OK, NO_CACHE).into_response()
+        }
+    }
 }
 
 fn accepts_event_stream(headers: &HeaderMap) -> bool {
@@ -287,8 +457,47 @@ fn accepts_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|accept| accept.contains("text/event-stream"))
 }
 
-/// Client-to-server sends by POST exist for Server-Sent Events and Long Polling only.
+/// Client-to-server data for Server-Sent Events and Long Polling.
 async fn send(
+    State(hub): State<Arc<HubShared>>,
+    headers: HeaderMap,
+    Query(params): Params,
+    body: Bytes,
+) -> Response {
+    let origin = match check_origin(&hub, &headers) {
+        Ok(origin) => origin,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if let Err(refusal) = authenticate(&hub, &headers, &params) {
+        return with_cors(refusal.into_response(), origin);
+    }
+    let response = match param(&params, "id").map(ConnectionToken::from) {
+        None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
+        Some(token) => match hub.registry.token_state(&token) {
+            None | Some(TokenState::Negotiated) => {
+                plain(StatusCode::NOT_FOUND, "No Connection with that ID")
+            }
+            Some(TokenState::WebSocket) => plain(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "POST requests are not allowed for WebSocket connections.",
+            ),
+            Some(TokenState::Http(channel)) => match channel.send(body).await {
+                Ok(()) => StatusCode::OK.into_response(),
+                Err(SendRefusal::Busy) => plain(
+                    StatusCode::CONFLICT,
+                    "Another send is already in progress for this connection",
+                ),
+                Err(SendRefusal::Gone) => {
+                    plain(StatusCode::NOT_FOUND, "No Connection with that ID")
+                }
+            },
+        },
+    };
+    with_cors(response, origin)
+}
+
+/// DELETE ends Long Polling connections; the others end by closing their request or socket.
+async fn delete(
     State(hub): State<Arc<HubShared>>,
     headers: HeaderMap,
     Query(params): Params,
@@ -304,37 +513,15 @@ async fn send(
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
         Some(token) => match hub.registry.token_state(&token) {
             None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
-            Some(TokenState::Active | TokenState::Negotiated) => plain(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "POST requests are not allowed for WebSocket connections.",
+            Some(TokenState::Http(channel)) if channel.kind == TransportKind::LongPolling => {
+                channel.close();
+                StatusCode::ACCEPTED.into_response()
+            }
+            Some(_) => plain(
+                StatusCode::BAD_REQUEST,
+                "Cannot terminate this connection using the DELETE endpoint.",
             ),
         },
-    };
-    with_cors(response, origin)
-}
-
-/// DELETE ends Long Polling connections only; WebSocket ones end by closing the socket.
-async fn delete(
-    State(hub): State<Arc<HubShared>>,
-    headers: HeaderMap,
-    Query(params): Params,
-) -> Response {
-    let origin = match check_origin(&hub, &headers) {
-        Ok(origin) => origin,
-        Err(refusal) => return refusal.into_response(),
-    };
-    if let Err(refusal) = authenticate(&hub, &headers, &params) {
-        return with_cors(refusal.into_response(), origin);
-    }
-    let response = match param(&params, "id").map(ConnectionToken::from) {
-        None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
-        Some(token) if hub.registry.token_state(&token).is_none() => {
-            plain(StatusCode::NOT_FOUND, "No Connection with that ID")
-        }
-        Some(_) => plain(
-            StatusCode::BAD_REQUEST,
-            "Cannot terminate this connection using the DELETE endpoint.",
-        ),
     };
     with_cors(response, origin)
 }

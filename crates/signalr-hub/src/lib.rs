@@ -5,7 +5,8 @@
 //! * [`HubBuilder`] / [`Hub`] — register methods (by name, typed arguments), hooks and the
 //!   authentication hook, then mount [`Hub::router`] in an axum application.
 //! * [`HubHandle`] — push to connections, groups, users or everyone from anywhere.
-//! * `http` — negotiate (versions 0 and 1) and the WebSocket upgrade.
+//! * `http` — negotiate (versions 0 and 1) and the transport requests.
+//! * `http_transport` — Server-Sent Events and Long Polling behind a channel-backed socket.
 //! * `connection` — one task per connection: handshake, keep-alive, client timeout, dispatch
 //!   of invocations, coalesced writes.
 //! * `registry` — live connections with their groups and users, indexed both ways.
@@ -30,6 +31,7 @@ mod auth;
 mod connection;
 mod handle;
 mod http;
+mod http_transport;
 mod hub;
 mod ids;
 mod method;
@@ -41,5 +43,5 @@ pub use handle::HubHandle;
 pub use hub::{Hub, HubBuilder};
 pub use ids::{ConnectionId, UserId};
 pub use method::{BindError, Caller, FromArguments, HubError};
-pub use options::HubOptions;
+pub use options::{HubOptions, Transports};
 pub use signalr_protocol::Payload;

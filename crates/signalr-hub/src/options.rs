@@ -31,6 +31,31 @@ pub struct HubOptions {
     pub allowed_origins: Option<Vec<String>>,
     /// Add the cause to the error text of Close messages (like .NET's `EnableDetailedErrors`).
     pub detailed_errors: bool,
+    /// Which transports clients may use.
+    pub transports: Transports,
+    /// How long a long poll waits for data before answering empty (the client polls again).
+    pub long_poll_timeout: Duration,
+}
+
+/// The transports a hub offers, listed in negotiate in this order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transports {
+    /// WebSockets (text and binary).
+    pub web_sockets: bool,
+    /// Server-Sent Events (text only).
+    pub server_sent_events: bool,
+    /// Long Polling (text and binary).
+    pub long_polling: bool,
+}
+
+impl Default for Transports {
+    fn default() -> Self {
+        Self {
+            web_sockets: true,
+            server_sent_events: true,
+            long_polling: true,
+        }
+    }
 }
 
 impl Default for HubOptions {
@@ -47,6 +72,8 @@ impl Default for HubOptions {
             max_coalesced_bytes: 16 * 1024,
             allowed_origins: None,
             detailed_errors: false,
+            transports: Transports::default(),
+            long_poll_timeout: Duration::from_secs(90),
         }
     }
 }

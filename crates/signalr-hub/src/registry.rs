@@ -14,6 +14,7 @@ use bytes::Bytes;
 use signalr_protocol::{Close, HubMessage, HubProtocol};
 use tokio::sync::{Notify, mpsc};
 
+use crate::http_transport::HttpChannel;
 use crate::ids::{ConnectionId, ConnectionToken, UserId};
 
 /// A hub message shared by every connection it is sent to, encoded at most once per protocol.
@@ -98,13 +99,15 @@ struct Index {
     users: HashMap<UserId, HashSet<ConnectionId>>,
 }
 
-/// Where a connection token stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a connection token stands: which transport, if any, serves it.
+#[derive(Clone, Debug)]
 pub(crate) enum TokenState {
     /// Negotiated, no transport yet.
     Negotiated,
-    /// A transport is attached.
-    Active,
+    /// A WebSocket serves it.
+    WebSocket,
+    /// Server-Sent Events or Long Polling serve it, through this channel.
+    Http(Arc<HttpChannel>),
 }
 
 #[derive(Debug)]
@@ -173,7 +176,8 @@ impl Registry {
         if now.duration_since(tokens.last_sweep) >= Duration::from_secs(1) {
             let timeout = self.disconnect_timeout;
             tokens.by_token.retain(|_, entry| {
-                entry.state == TokenState::Active || now.duration_since(entry.issued) < timeout
+                !matches!(entry.state, TokenState::Negotiated)
+                    || now.duration_since(entry.issued) < timeout
             });
             tokens.last_sweep = now;
         }
@@ -195,19 +199,23 @@ impl Registry {
     }
 
     /// Marks a negotiated token as served by a transport and returns its connection id.
-    pub(crate) fn claim(&self, token: &ConnectionToken) -> Result<ConnectionId, ClaimError> {
+    pub(crate) fn claim(
+        &self,
+        token: &ConnectionToken,
+        transport: TokenState,
+    ) -> Result<ConnectionId, ClaimError> {
         let mut tokens = self.tokens();
         let Some(entry) = tokens.by_token.get_mut(token) else {
             return Err(ClaimError::Unknown);
         };
         match entry.state {
-            TokenState::Active => Err(ClaimError::AlreadyActive),
+            TokenState::WebSocket | TokenState::Http(_) => Err(ClaimError::AlreadyActive),
             TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
                 tokens.by_token.remove(token);
                 Err(ClaimError::Unknown)
             }
             TokenState::Negotiated => {
-                entry.state = TokenState::Active;
+                entry.state = transport;
                 Ok(entry.connection_id.clone())
             }
         }
@@ -215,7 +223,10 @@ impl Registry {
 
     /// Where `token` stands, if it is known.
     pub(crate) fn token_state(&self, token: &ConnectionToken) -> Option<TokenState> {
-        self.tokens().by_token.get(token).map(|entry| entry.state)
+        self.tokens()
+            .by_token
+            .get(token)
+            .map(|entry| entry.state.clone())
     }
 
     /// Adds a connection whose handshake succeeded. Dropping the guard removes it again.
@@ -509,13 +520,22 @@ mod tests {
     fn tokens_are_claimed_once_and_released() {
         let registry = Arc::new(Registry::new(Duration::from_secs(15)));
         let (id, token) = registry.negotiate(true);
-        assert_eq!(registry.token_state(&token), Some(TokenState::Negotiated));
-        assert_eq!(registry.claim(&token), Ok(id));
-        assert_eq!(registry.claim(&token), Err(ClaimError::AlreadyActive));
-        registry.release_token(&token);
-        assert_eq!(registry.claim(&token), Err(ClaimError::Unknown));
+        assert!(matches!(
+            registry.token_state(&token),
+            Some(TokenState::Negotiated)
+        ));
+        assert_eq!(registry.claim(&token, TokenState::WebSocket), Ok(id));
         assert_eq!(
-            registry.claim(&ConnectionToken::from("nope")),
+            registry.claim(&token, TokenState::WebSocket),
+            Err(ClaimError::AlreadyActive)
+        );
+        registry.release_token(&token);
+        assert_eq!(
+            registry.claim(&token, TokenState::WebSocket),
+            Err(ClaimError::Unknown)
+        );
+        assert_eq!(
+            registry.claim(&ConnectionToken::from("nope"), TokenState::WebSocket),
             Err(ClaimError::Unknown)
         );
     }
@@ -524,6 +544,9 @@ mod tests {
     fn expired_negotiations_cannot_be_claimed() {
         let registry = Arc::new(Registry::new(Duration::ZERO));
         let (_, token) = registry.negotiate(true);
-        assert_eq!(registry.claim(&token), Err(ClaimError::Unknown));
+        assert_eq!(
+            registry.claim(&token, TokenState::WebSocket),
+            Err(ClaimError::Unknown)
+        );
     }
 }

@@ -34,7 +34,11 @@ async fn negotiate_v1_returns_a_public_id_and_a_different_secret_token() {
     assert_eq!(token.len(), 22);
     assert_eq!(
         body["availableTransports"],
-        json!([{"transport": "WebSockets", "transferFormats": ["Text", "Binary"]}])
+        json!([
+            {"transport": "WebSockets", "transferFormats": ["Text", "Binary"]},
+            {"transport": "ServerSentEvents", "transferFormats": ["Text"]},
+            {"transport": "LongPolling", "transferFormats": ["Text", "Binary"]},
+        ])
     );
     assert!(body.get("useStatefulReconnect").is_none());
     assert!(body.get("ProtocolVersion").is_none());
@@ -90,8 +94,22 @@ async fn routes_answer_the_plain_texts_clients_expect() {
         .as_str()
         .expect("token")
         .to_owned();
+    assert_eq!(
+        http(addr, "POST", &format!("/hub?id={token}"), &[])
+            .await
+            .status,
+        404
+    );
+    let mut client = open(addr, &format!("?id={token}")).await.expect("ws");
+    client.handshake().await;
     let post = http(addr, "POST", &format!("/hub?id={token}"), &[]).await;
     assert_eq!(post.status, 405);
+    assert_eq!(
+        post.body,
+        "POST requests are not allowed for WebSocket connections."
+    );
+    let switch = http(addr, "GET", &format!("/hub?id={token}"), &[]).await;
+    assert_eq!(switch.status, 400);
     assert_eq!(http(addr, "POST", "/hub?id=nope", &[]).await.status, 404);
     assert_eq!(
         http(addr, "DELETE", &format!("/hub?id={token}"), &[])

@@ -81,6 +81,8 @@ pub struct HttpResponse {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as received (not chunked responses only).
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -103,20 +105,38 @@ pub async fn http(
     path: &str,
     headers: &[(&str, &str)],
 ) -> HttpResponse {
+    request(addr, method, path, headers, b"").await
+}
+
+/// Like [`http`], with a request body.
+pub async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: 0\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
     );
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     stream.write_all(request.as_bytes()).await.expect("write");
+    stream.write_all(body).await.expect("write body");
     let mut raw = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut raw))
         .await
         .expect("response in time")
         .expect("read");
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("http head");
+    let bytes = raw[split + 4..].to_vec();
     let text = String::from_utf8_lossy(&raw).to_string();
     let (head, body) = text.split_once("\r\n\r\n").expect("http head");
     let mut lines = head.lines();
@@ -141,6 +161,7 @@ pub async fn http(
         status,
         headers,
         body,
+        bytes,
     }
 }
 
@@ -287,4 +308,118 @@ impl Client {
             }
         }
     }
+}
+
+/// A Server-Sent Events response read incrementally (chunked transfer decoded by hand).
+pub struct EventStream {
+    reader: tokio::io::BufReader<TcpStream>,
+    pub status: u16,
+    pub head: String,
+    decoded: Vec<u8>,
+}
+
+pub async fn open_event_stream(addr: SocketAddr, path: &str) -> EventStream {
+    use tokio::io::AsyncBufReadExt as _;
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).await.expect("head");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("status");
+    EventStream {
+        reader,
+        status,
+        head,
+        decoded: Vec::new(),
+    }
+}
+
+impl EventStream {
+    async fn read_chunk(&mut self) -> bool {
+        use tokio::io::AsyncBufReadExt as _;
+        let mut size_line = String::new();
+        if self.reader.read_line(&mut size_line).await.unwrap_or(0) == 0 {
+            return false;
+        }
+        let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            return false;
+        }
+        let mut chunk = vec![0; size + 2];
+        if self.reader.read_exact(&mut chunk).await.is_err() {
+            return false;
+        }
+        chunk.truncate(size);
+        self.decoded.extend_from_slice(&chunk);
+        true
+    }
+
+    /// The raw body bytes received so far.
+    pub fn raw(&self) -> &[u8] {
+        &self.decoded
+    }
+
+    /// Waits until the body holds at least `len` bytes.
+    pub async fn read_at_least(&mut self, len: usize) {
+        while self.decoded.len() < len {
+            let more = tokio::time::timeout(Duration::from_secs(5), self.read_chunk())
+                .await
+                .expect("event in time");
+            assert!(more, "stream ended");
+        }
+    }
+
+    /// The data of the next event (comment lines skipped), or `None` when the stream ended.
+    pub async fn next_event(&mut self) -> Option<String> {
+        loop {
+            if let Some(end) = find(&self.decoded, b"\r\n\r\n") {
+                let event: Vec<u8> = self.decoded.drain(..end + 4).collect();
+                let text = String::from_utf8(event).expect("utf-8");
+                let data: Vec<&str> = text
+                    .split("\r\n")
+                    .filter_map(|line| line.strip_prefix("data: "))
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                return Some(data.join("\n"));
+            }
+            let more = tokio::time::timeout(Duration::from_secs(5), self.read_chunk())
+                .await
+                .expect("event in time");
+            if !more {
+                return None;
+            }
+        }
+    }
+
+    /// The next JSON hub record from the stream (events may carry several).
+    pub async fn next_record(&mut self, pending: &mut Vec<Value>) -> Option<Value> {
+        while pending.is_empty() {
+            let data = self.next_event().await?;
+            for record in data.split_terminator(RS) {
+                pending.push(serde_json::from_str(record).expect("record"));
+            }
+        }
+        Some(pending.remove(0))
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
 }

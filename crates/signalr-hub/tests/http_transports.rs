@@ -1,0 +1,302 @@
+//! Server-Sent Events and Long Polling over raw HTTP: the status codes, headers and framing
+//! the official clients rely on.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{Value, json};
+use signalr_hub::{HubOptions, Payload, Transports};
+
+fn options() -> HubOptions {
+    HubOptions {
+        keep_alive_interval: Duration::from_secs(60),
+        client_timeout: Duration::from_secs(60),
+        long_poll_timeout: Duration::from_millis(300),
+        disconnect_timeout: Duration::from_millis(500),
+        ..HubOptions::default()
+    }
+}
+
+async fn token(server: &Server) -> String {
+    negotiate(server.addr, "?negotiateVersion=1").await["connectionToken"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+fn records(body: &str) -> Vec<Value> {
+    body.split_terminator(RS)
+        .map(|record| serde_json::from_str(record).expect("record"))
+        .collect()
+}
+
+async fn post(server: &Server, token: &str, body: &str) -> HttpResponse {
+    request(
+        server.addr,
+        "POST",
+        &format!("/hub?id={token}"),
+        &[],
+        body.as_bytes(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn server_sent_events_carry_the_conversation() {
+    let server = start(test_hub(options()).build()).await;
+    let token = token(&server).await;
+    let mut events = open_event_stream(server.addr, &format!("/hub?id={token}")).await;
+    assert_eq!(events.status, 200);
+    let head = events.head.to_ascii_lowercase();
+    assert!(head.contains("content-type: text/event-stream"), "{head}");
+    assert!(head.contains("cache-control: no-cache,no-store"), "{head}");
+    // The comment line arrives before anything else so EventSource reports "open".
+    events.read_at_least(3).await;
+    assert_eq!(&events.raw()[..3], b":\r\n");
+
+    let handshake = format!("{{\"protocol\":\"json\",\"version\":1}}{RS}");
+    assert_eq!(post(&server, &token, &handshake).await.status, 200);
+    let mut pending = Vec::new();
+    assert_eq!(events.next_record(&mut pending).await, Some(json!({})));
+
+    let invocation =
+        json!({"type": 1, "invocationId": "1", "target": "Echo", "arguments": ["line1\nline2"]});
+    assert_eq!(
+        post(&server, &token, &format!("{invocation}{RS}"))
+            .await
+            .status,
+        200
+    );
+    let reply = events.next_record(&mut pending).await.expect("completion");
+    assert_eq!(reply["result"], "line1\nline2");
+
+    post(
+        &server,
+        &token,
+        &format!(
+            "{}{RS}",
+            json!({"type": 1, "invocationId": "2", "target": "Join", "arguments": ["g"]})
+        ),
+    )
+    .await;
+    events.next_record(&mut pending).await.expect("join");
+    server.handle.send_to_group(
+        "g",
+        "Note",
+        vec![Payload::from_serialize("hi").expect("payload")],
+    );
+    assert_eq!(
+        events.next_record(&mut pending).await,
+        Some(json!({"type": 1, "target": "Note", "arguments": ["hi"]}))
+    );
+
+    // A second event stream for the same connection is refused; so is DELETE.
+    let second = open_event_stream(server.addr, &format!("/hub?id={token}")).await;
+    assert_eq!(second.status, 409);
+    assert_eq!(
+        http(server.addr, "DELETE", &format!("/hub?id={token}"), &[])
+            .await
+            .status,
+        400
+    );
+
+    // Dropping the event stream ends the connection.
+    drop(events);
+    for _ in 0..50 {
+        if server.handle.connection_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.handle.connection_count(), 0);
+    assert_eq!(post(&server, &token, "x").await.status, 404);
+}
+
+#[tokio::test]
+async fn server_sent_events_refuse_message_pack() {
+    let server = start(test_hub(options()).build()).await;
+    let token = token(&server).await;
+    let mut events = open_event_stream(server.addr, &format!("/hub?id={token}")).await;
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"messagepack\",\"version\":1}}{RS}"),
+    )
+    .await;
+    let mut pending = Vec::new();
+    assert_eq!(
+        events.next_record(&mut pending).await,
+        Some(
+            json!({"error": "Cannot use the 'messagepack' protocol on the current transport. The transport does not support 'Binary' transfer format."})
+        )
+    );
+}
+
+#[tokio::test]
+async fn long_polling_follows_the_reference_status_codes() {
+    let server = start(test_hub(options()).build()).await;
+    let token = token(&server).await;
+    let path = format!("/hub?id={token}&_=1");
+    // The first poll answers at once with nothing: it starts the connection.
+    let first = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!((first.status, first.body.as_str()), (200, ""));
+    assert_eq!(first.header("cache-control"), Some("no-cache, no-store"));
+    assert_eq!(
+        first.header("expires"),
+        Some("Thu, 01 Jan 1970 00:00:00 GMT")
+    );
+
+    let handshake = format!("{{\"protocol\":\"json\",\"version\":1}}{RS}");
+    let invocation =
+        json!({"type": 1, "invocationId": "1", "target": "Echo", "arguments": ["polled"]});
+    // Handshake and an invocation in one POST; both answers wait for the next poll together.
+    let posted = post(&server, &token, &format!("{handshake}{invocation}{RS}")).await;
+    assert_eq!(posted.status, 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let poll = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!(poll.status, 200);
+    assert_eq!(
+        poll.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        records(&poll.body),
+        vec![
+            json!({}),
+            json!({"type": 3, "invocationId": "1", "result": "polled"})
+        ]
+    );
+
+    // Nothing to say: the poll times out with an empty 200 (never 204), and no pings are sent.
+    let idle = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!((idle.status, idle.body.as_str()), (200, ""));
+
+    // DELETE ends the connection (202); the next poll is told it is over.
+    assert_eq!(http(server.addr, "DELETE", &path, &[]).await.status, 202);
+    let after = http(server.addr, "GET", &path, &[]).await;
+    assert!(matches!(after.status, 204 | 404), "{after:?}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.handle.connection_count(), 0);
+}
+
+#[tokio::test]
+async fn a_newer_poll_ends_the_older_one_with_204() {
+    let server = start(
+        test_hub(HubOptions {
+            long_poll_timeout: Duration::from_secs(5),
+            ..options()
+        })
+        .build(),
+    )
+    .await;
+    let token = token(&server).await;
+    let path = format!("/hub?id={token}");
+    http(server.addr, "GET", &path, &[]).await;
+    let addr = server.addr;
+    let older = tokio::spawn({
+        let path = path.clone();
+        async move { http(addr, "GET", &path, &[]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let newer = tokio::spawn({
+        let path = path.clone();
+        async move { http(addr, "GET", &path, &[]).await }
+    });
+    assert_eq!(older.await.expect("older").status, 204);
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"),
+    )
+    .await;
+    let newer = newer.await.expect("newer");
+    assert_eq!((newer.status, records(&newer.body)), (200, vec![json!({})]));
+}
+
+#[tokio::test]
+async fn abandoned_long_polling_connections_are_dropped() {
+    let server = start(test_hub(options()).build()).await;
+    let token = token(&server).await;
+    let path = format!("/hub?id={token}");
+    http(server.addr, "GET", &path, &[]).await;
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server.handle.connection_count(), 1);
+    // No poll for longer than the disconnect timeout (500 ms here; the scan runs every second).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(server.handle.connection_count(), 0);
+    assert_eq!(post(&server, &token, "x").await.status, 404);
+}
+
+#[tokio::test]
+async fn long_polling_carries_message_pack_in_binary() {
+    let server = start(test_hub(options()).build()).await;
+    let token = token(&server).await;
+    let path = format!("/hub?id={token}");
+    http(server.addr, "GET", &path, &[]).await;
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"messagepack\",\"version\":1}}{RS}"),
+    )
+    .await;
+    // Invocation [1, {}, "1", "Echo", ["hi"]] with its VarInt length prefix.
+    let mut invocation = vec![0x95, 0x01, 0x80, 0xa1, b'1', 0xa4];
+    invocation.extend_from_slice(b"Echo");
+    invocation.extend_from_slice(&[0x91, 0xa2, b'h', b'i']);
+    let mut body = vec![u8::try_from(invocation.len()).expect("short")];
+    body.extend_from_slice(&invocation);
+    let posted = request(server.addr, "POST", &path, &[], &body).await;
+    assert_eq!(posted.status, 200);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let poll = http(server.addr, "GET", &path, &[]).await;
+    let bytes = &poll.bytes;
+    assert!(bytes.starts_with(&[b'{', b'}', 0x1e]), "{bytes:?}");
+    // Completion [3, {}, "1", 3, "hi"].
+    assert_eq!(
+        &bytes[3..],
+        &[0x09, 0x95, 0x03, 0x80, 0xa1, b'1', 0x03, 0xa2, b'h', b'i']
+    );
+}
+
+#[tokio::test]
+async fn disabled_transports_are_not_offered_or_served() {
+    let server = start(
+        test_hub(HubOptions {
+            transports: Transports {
+                web_sockets: false,
+                server_sent_events: true,
+                long_polling: false,
+            },
+            ..options()
+        })
+        .build(),
+    )
+    .await;
+    let body = negotiate(server.addr, "?negotiateVersion=1").await;
+    assert_eq!(
+        body["availableTransports"],
+        json!([{"transport": "ServerSentEvents", "transferFormats": ["Text"]}])
+    );
+    let token = body["connectionToken"].as_str().expect("token").to_owned();
+    let poll = http(server.addr, "GET", &format!("/hub?id={token}"), &[]).await;
+    assert_eq!(
+        (poll.status, poll.body.as_str()),
+        (
+            404,
+            "LongPolling transport not supported by this end point type"
+        )
+    );
+    let error = open(server.addr, &format!("?id={token}"))
+        .await
+        .err()
+        .expect("refused");
+    assert_eq!(http_status(&error), Some(404));
+}
