@@ -13,6 +13,7 @@
 use std::fmt::Display;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use bytes::{Bytes, BytesMut};
@@ -32,13 +33,36 @@ use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
 use crate::registry::{ConnectionSender, Outbound, SharedMessage, TokenGuard};
+use crate::stateful::{ReceiveTracker, ReplayBuffer, is_trackable};
 
 /// What the HTTP layer knows about a connection when its transport opens.
-pub(crate) struct ConnectionStart {
+pub(crate) struct ConnectionStart<S> {
     pub(crate) transport: TransportKind,
     pub(crate) connection_id: ConnectionId,
     pub(crate) token: TokenGuard,
     pub(crate) principal: Principal,
+    /// Where replacement sockets arrive, when the client negotiated stateful reconnect.
+    pub(crate) resume: Option<(Arc<ResumeSlot<S>>, mpsc::Receiver<S>)>,
+}
+
+/// The door a reconnecting client's new WebSocket comes through, kept with the token.
+#[derive(Debug)]
+pub(crate) struct ResumeSlot<S> {
+    pub(crate) sockets: mpsc::Sender<S>,
+    /// Set once the handshake enabled stateful reconnect (version 2 or later).
+    pub(crate) enabled: AtomicBool,
+}
+
+impl<S> ResumeSlot<S> {
+    /// A slot and the receiving end the connection task listens on.
+    pub(crate) fn new() -> (Arc<Self>, mpsc::Receiver<S>) {
+        let (sockets, receiver) = mpsc::channel(1);
+        let slot = Arc::new(Self {
+            sockets,
+            enabled: AtomicBool::new(false),
+        });
+        (slot, receiver)
+    }
 }
 
 /// How a connection's loop ended, and so what it still owes the client.
@@ -55,7 +79,7 @@ enum End {
 const CONNECTION_ERROR: &str = "Connection closed with an error.";
 
 /// Runs a connection from the open transport to cleanup.
-pub(crate) async fn run<S>(hub: Arc<HubShared>, start: ConnectionStart, mut socket: S)
+pub(crate) async fn run<S>(hub: Arc<HubShared>, start: ConnectionStart<S>, mut socket: S)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
     <S as Sink<Message>>::Error: Display,
@@ -67,8 +91,12 @@ where
     )
     .await
     .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
-    let (protocol, input) = match handshake {
-        Handshake::Accepted(protocol, rest) => (protocol, rest),
+    let (protocol, version, input) = match handshake {
+        Handshake::Accepted {
+            protocol,
+            version,
+            rest,
+        } => (protocol, version, rest),
         Handshake::Rejected(error) => {
             tracing::debug!(%error, "handshake rejected");
             let mut out = Vec::new();
@@ -98,7 +126,23 @@ where
         connection_id,
         token,
         principal,
+        resume,
     } = start;
+    // Stateful reconnect needs the client to have asked at negotiate *and* to speak hub
+    // protocol version 2; a version-1 client would not understand Ack and Sequence.
+    let stateful = resume
+        .filter(|_| version >= 2 && transport == TransportKind::WebSockets)
+        .map(|(slot, sockets)| {
+            slot.enabled.store(true, Ordering::Release);
+            Stateful {
+                replay: ReplayBuffer::new(
+                    options.stateful_reconnect_buffer_size,
+                    Arc::clone(&hub.replay_bytes),
+                ),
+                received: ReceiveTracker::new(),
+                sockets,
+            }
+        });
     let guard = hub.registry.register(
         connection_id.clone(),
         token.take(),
@@ -115,47 +159,50 @@ where
             registry: Arc::clone(&hub.registry),
         },
     };
-    tracing::debug!(connection_id = %caller.connection_id, protocol = protocol.name(), "connected");
+    tracing::debug!(
+        connection_id = %caller.connection_id,
+        protocol = protocol.name(),
+        transport = transport.name(),
+        stateful = stateful.is_some(),
+        "connected"
+    );
 
-    let end = match &hub.on_connected {
+    let refused = match &hub.on_connected {
         Some(hook) => match AssertUnwindSafe(hook(caller.clone())).catch_unwind().await {
             Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(End::Close(Close {
-                error: Some(error.message().to_owned()),
-                allow_reconnect: false,
-            })),
-            Err(_) => Some(End::Close(Close {
-                error: Some(CONNECTION_ERROR.to_owned()),
-                allow_reconnect: false,
-            })),
+            Ok(Err(error)) => Some(error.message().to_owned()),
+            Err(_) => Some(CONNECTION_ERROR.to_owned()),
         },
         None => None,
     };
-    let end = match end {
-        Some(end) => end,
-        None => {
-            let mut connection = Connection {
-                hub: Arc::clone(&hub),
-                caller: caller.clone(),
-                protocol,
-                inherent_keep_alive: transport.has_inherent_keep_alive(),
-                socket: &mut socket,
-                input,
-                queue_tx,
-                queue_rx,
-                abort,
-                invocations: Arc::new(Semaphore::new(options.max_parallel_invocations.max(1))),
-                blocked: None,
-                direct: Vec::new(),
-            };
-            connection.run().await
-        }
+    let mut connection = Connection {
+        hub: Arc::clone(&hub),
+        caller: caller.clone(),
+        protocol,
+        inherent_keep_alive: transport.has_inherent_keep_alive(),
+        socket,
+        input,
+        queue_tx,
+        queue_rx,
+        abort,
+        invocations: Arc::new(Semaphore::new(options.max_parallel_invocations.max(1))),
+        blocked: None,
+        direct: Vec::new(),
+        stateful,
+    };
+    let end = match refused {
+        Some(error) => End::Close(Close {
+            error: Some(error),
+            allow_reconnect: false,
+        }),
+        None => connection.run().await,
     };
 
     // Leave the registry first: nobody should queue for a connection that is on its way out,
     // and the close handshake below may take a while with a client that stopped reading.
     drop(guard);
     tracing::debug!(connection_id = %caller.connection_id, "disconnected");
+    let mut socket = connection.socket;
     let farewell = async {
         match end {
             End::Close(close) => {
@@ -179,7 +226,11 @@ where
 }
 
 enum Handshake {
-    Accepted(HubProtocol, Vec<u8>),
+    Accepted {
+        protocol: HubProtocol,
+        version: u32,
+        rest: Vec<u8>,
+    },
     Rejected(String),
     Gone,
 }
@@ -213,7 +264,11 @@ where
                     ));
                 }
                 input.drain(..used);
-                return Handshake::Accepted(protocol, input);
+                return Handshake::Accepted {
+                    protocol,
+                    version: request.version,
+                    rest: input,
+                };
             }
             Ok(None) => {}
             Err(HandshakeError::TooLarge { .. }) => {
@@ -279,13 +334,27 @@ where
     .await;
 }
 
-struct Connection<'s, S> {
+/// The stateful-reconnect state of a connection that negotiated it.
+struct Stateful<S> {
+    replay: ReplayBuffer,
+    received: ReceiveTracker,
+    /// New WebSockets of the same logical connection.
+    sockets: mpsc::Receiver<S>,
+}
+
+/// An encoded message ready to write, and whether it gets a sequence id.
+struct Outgoing {
+    bytes: Bytes,
+    trackable: bool,
+}
+
+struct Connection<S> {
     hub: Arc<HubShared>,
     caller: Caller,
     protocol: HubProtocol,
     /// Long polling: the polls themselves show liveness, so no pings and no client timeout.
     inherent_keep_alive: bool,
-    socket: &'s mut S,
+    socket: S,
     /// Received bytes not yet parsed into whole messages.
     input: Vec<u8>,
     queue_tx: mpsc::Sender<Outbound>,
@@ -297,9 +366,10 @@ struct Connection<'s, S> {
     blocked: Option<Invocation>,
     /// Replies the loop itself produced (errors for unknown methods), written before the queue.
     direct: Vec<HubMessage>,
+    stateful: Option<Stateful<S>>,
 }
 
-impl<S> Connection<'_, S>
+impl<S> Connection<S>
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
     <S as Sink<Message>>::Error: Display,
@@ -308,6 +378,8 @@ where
         let options = self.hub.options.clone();
         let keep_alive = sleep_until(Instant::now() + options.keep_alive_interval);
         let client_timeout = sleep_until(Instant::now() + options.client_timeout);
+        let mut ack_timer = tokio::time::interval(options.stateful_reconnect_ack_interval);
+        ack_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tokio::pin!(keep_alive, client_timeout);
         loop {
             if self.blocked.is_none()
@@ -317,17 +389,22 @@ where
             }
             if !self.direct.is_empty() {
                 let messages = std::mem::take(&mut self.direct);
-                let encoded: Vec<Bytes> = messages
+                let outgoing: Vec<Outgoing> = messages
                     .iter()
                     .filter_map(|message| self.encode(message))
                     .collect();
-                if let Err(end) = self.write(encoded).await {
+                if let Err(end) = self.write(outgoing).await {
                     return end;
                 }
                 keep_alive
                     .as_mut()
                     .reset(Instant::now() + options.keep_alive_interval);
             }
+            let stateful = self.stateful.is_some();
+            let replay_full = self
+                .stateful
+                .as_ref()
+                .is_some_and(|state| state.replay.is_full());
             tokio::select! {
                 permit = Arc::clone(&self.invocations).acquire_owned(), if self.blocked.is_some() => {
                     if let (Ok(permit), Some(invocation)) = (permit, self.blocked.take()) {
@@ -340,20 +417,45 @@ where
                         Some(Ok(Message::Text(text))) => self.input.extend_from_slice(text.as_bytes()),
                         Some(Ok(Message::Binary(data))) => self.input.extend_from_slice(&data),
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                        Some(Ok(Message::Close(_))) | None => return End::ClientGone,
+                        Some(Ok(Message::Close(_))) | None => {
+                            if let Err(end) = self.resume_after_loss().await {
+                                return end;
+                            }
+                        }
                         Some(Err(error)) => {
                             tracing::debug!(%error, "transport error");
-                            return End::ClientGone;
+                            if let Err(end) = self.resume_after_loss().await {
+                                return end;
+                            }
                         }
                     }
                     client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
                 }
-                item = self.queue_rx.recv() => {
+                item = self.queue_rx.recv(), if !replay_full => {
                     let Some(item) = item else { return End::Abort };
                     if let Err(end) = self.write_queued(item).await {
                         return end;
                     }
                     keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
+                }
+                socket = recv_socket(self.stateful.as_mut()), if stateful => {
+                    if let Some(socket) = socket {
+                        tracing::debug!(connection_id = %self.caller.connection_id, "resumed on a new socket");
+                        self.socket = socket;
+                        if let Err(end) = self.resend().await {
+                            return end;
+                        }
+                        client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                    }
+                }
+                _ = ack_timer.tick(), if stateful => {
+                    let due = self.stateful.as_mut().and_then(|state| state.received.ack_due());
+                    if let Some(sequence_id) = due {
+                        let ack = self.encode(&HubMessage::Ack { sequence_id });
+                        if let Err(end) = self.write(ack.into_iter().collect()).await {
+                            return end;
+                        }
+                    }
                 }
                 () = &mut keep_alive, if !self.inherent_keep_alive => {
                     let ping = self.encode(&HubMessage::Ping);
@@ -388,15 +490,61 @@ where
         }
     }
 
-    fn encode(&self, message: &HubMessage) -> Option<Bytes> {
+    fn encode(&self, message: &HubMessage) -> Option<Outgoing> {
         let mut out = Vec::new();
         match self.protocol.encode(message, &mut out) {
-            Ok(()) => Some(Bytes::from(out)),
+            Ok(()) => Some(Outgoing {
+                bytes: Bytes::from(out),
+                trackable: is_trackable(message),
+            }),
             Err(error) => {
                 tracing::warn!(%error, "cannot encode reply");
                 None
             }
         }
+    }
+
+    /// The socket is gone. A stateful connection waits for the client to come back on a new
+    /// one; any other connection is over.
+    async fn resume_after_loss(&mut self) -> Result<(), End> {
+        let Some(state) = self.stateful.as_mut() else {
+            return Err(End::ClientGone);
+        };
+        let options = &self.hub.options;
+        // Every waiting session holds its replay buffer; past the hub-wide cap, new losses are
+        // not kept waiting.
+        if self.hub.replay_bytes.load(Ordering::Relaxed) > options.max_total_replay_bytes {
+            tracing::debug!(connection_id = %self.caller.connection_id, "replay memory cap reached");
+            return Err(End::Abort);
+        }
+        tracing::debug!(connection_id = %self.caller.connection_id, "socket lost; waiting for reconnect");
+        match timeout(options.disconnect_timeout, state.sockets.recv()).await {
+            Ok(Some(socket)) => {
+                self.socket = socket;
+                self.resend().await
+            }
+            _ => Err(End::Abort),
+        }
+    }
+
+    /// On a new socket: announce where the replay starts, then replay what was not acknowledged.
+    async fn resend(&mut self) -> Result<(), End> {
+        let Some(state) = self.stateful.as_ref() else {
+            return Ok(());
+        };
+        let (first, replay) = state.replay.replay();
+        let mut out = Vec::new();
+        if self
+            .protocol
+            .encode(&HubMessage::Sequence { sequence_id: first }, &mut out)
+            .is_err()
+        {
+            return Err(End::Abort);
+        }
+        for encoded in replay {
+            out.extend_from_slice(encoded);
+        }
+        self.send_frame(Bytes::from(out)).await
     }
 
     /// Parses and dispatches every whole message in the input buffer.
@@ -435,6 +583,23 @@ where
 
     /// Handles one message; `Ok(false)` means stop parsing until an invocation slot frees up.
     fn dispatch(&mut self, message: HubMessage) -> Result<bool, End> {
+        if let Some(state) = self.stateful.as_mut() {
+            match &message {
+                HubMessage::Ack { sequence_id } => {
+                    state.replay.acknowledge(*sequence_id);
+                    return Ok(true);
+                }
+                HubMessage::Sequence { sequence_id } => {
+                    if let Err(gap) = state.received.restart_at(*sequence_id) {
+                        return Err(End::Close(self.error_close(&gap.to_string())));
+                    }
+                    return Ok(true);
+                }
+                // A replayed message we already processed before the socket was lost.
+                message if is_trackable(message) && !state.received.accept() => return Ok(true),
+                _ => {}
+            }
+        }
         match message {
             HubMessage::Invocation(invocation) => {
                 if let Some(error) =
@@ -475,7 +640,8 @@ where
             HubMessage::Close(_) => Err(End::ClientGone),
             // Pings only reset the client timeout, done on receipt. Completions, stream items
             // and cancellations refer to features this hub does not offer (client results,
-            // upload streams, server streams); like .NET, unknown ids are ignored.
+            // upload streams, server streams); like .NET, unknown ids are ignored. Ack and
+            // Sequence mean nothing without stateful reconnect.
             HubMessage::Ping
             | HubMessage::Completion(_)
             | HubMessage::StreamItem(_)
@@ -559,7 +725,10 @@ where
                 Outbound::Message(message) => {
                     if let Some(bytes) = message.encoded(self.protocol) {
                         size += bytes.len();
-                        batch.push(bytes.clone());
+                        batch.push(Outgoing {
+                            bytes: bytes.clone(),
+                            trackable: is_trackable(message.message()),
+                        });
                     }
                 }
                 Outbound::Close(message) => {
@@ -578,35 +747,62 @@ where
         }
     }
 
-    /// Sends whole encoded messages as one frame, giving up after the send timeout.
-    async fn write(&mut self, parts: Vec<Bytes>) -> Result<(), End> {
+    /// Sends whole encoded messages as one frame; trackable ones are kept for replay first,
+    /// so a lost socket can be made good on the next one.
+    async fn write(&mut self, parts: Vec<Outgoing>) -> Result<(), End> {
+        if let Some(state) = self.stateful.as_mut() {
+            for part in parts.iter().filter(|part| part.trackable) {
+                state.replay.record(part.bytes.clone());
+            }
+        }
         let bytes = match parts.len() {
             0 => return Ok(()),
-            1 => parts.into_iter().next().unwrap_or_default(),
+            1 => parts
+                .into_iter()
+                .next()
+                .map(|part| part.bytes)
+                .unwrap_or_default(),
             _ => {
-                let mut joined = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+                let mut joined =
+                    BytesMut::with_capacity(parts.iter().map(|part| part.bytes.len()).sum());
                 for part in &parts {
-                    joined.extend_from_slice(part);
+                    joined.extend_from_slice(&part.bytes);
                 }
                 joined.freeze()
             }
         };
+        self.send_frame(bytes).await
+    }
+
+    /// Sends one frame, giving up after the send timeout; a stateful connection whose socket
+    /// fails waits for the client to come back instead.
+    async fn send_frame(&mut self, bytes: Bytes) -> Result<(), End> {
         let frame = frame_for(self.protocol, bytes);
         let send_timeout = self.hub.options.send_timeout;
-        tokio::select! {
-            sent = timeout(send_timeout, self.socket.send(frame)) => match sent {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => {
-                    tracing::debug!(%error, "send failed");
-                    Err(End::ClientGone)
-                }
-                Err(_) => {
-                    tracing::debug!(connection_id = %self.caller.connection_id, "send timed out");
-                    Err(End::Abort)
-                }
-            },
-            () = self.abort.notified() => Err(End::Abort),
+        let sent = tokio::select! {
+            sent = timeout(send_timeout, self.socket.send(frame)) => sent,
+            () = self.abort.notified() => return Err(End::Abort),
+        };
+        match sent {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => {
+                tracing::debug!(%error, "send failed");
+                // What was just written is in the replay buffer; resuming replays it.
+                Box::pin(self.resume_after_loss()).await
+            }
+            Err(_) => {
+                tracing::debug!(connection_id = %self.caller.connection_id, "send timed out");
+                Err(End::Abort)
+            }
         }
+    }
+}
+
+/// The next replacement socket, or never when the connection is not stateful.
+async fn recv_socket<S>(state: Option<&mut Stateful<S>>) -> Option<S> {
+    match state {
+        Some(state) => state.sockets.recv().await,
+        None => std::future::pending().await,
     }
 }
 

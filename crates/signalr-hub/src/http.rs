@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -27,7 +28,7 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::auth::{AuthRequest, Principal, bearer_token};
-use crate::connection::{self, ConnectionStart};
+use crate::connection::{self, ConnectionStart, ResumeSlot};
 use crate::http_transport::{
     CloseOnDrop, HttpChannel, SendRefusal, TransportKind, frame_bytes, sse_event,
 };
@@ -152,6 +153,9 @@ async fn preflight(State(hub): State<Arc<HubShared>>, headers: HeaderMap) -> Res
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct NegotiateResponse<'a> {
+    /// First, as .NET writes it; only when the client asked and the hub allows it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    use_stateful_reconnect: bool,
     negotiate_version: i64,
     connection_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -201,7 +205,10 @@ async fn negotiate(
             }
         },
     };
-    let (connection_id, token) = hub.registry.negotiate(version >= 1);
+    let stateful = hub.options.allow_stateful_reconnect
+        && param(&params, "useStatefulReconnect")
+            .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
+    let (connection_id, token) = hub.registry.negotiate(version >= 1, stateful);
     let transports = hub.options.transports;
     let available_transports = [
         (transports.web_sockets, TransportKind::WebSockets),
@@ -223,6 +230,7 @@ async fn negotiate(
     })
     .collect();
     let body = NegotiateResponse {
+        use_stateful_reconnect: stateful,
         negotiate_version: version,
         connection_id: connection_id.as_str(),
         connection_token: (version >= 1).then(|| token.as_str()),
@@ -310,23 +318,6 @@ fn websocket(
     if !transport_enabled(hub, TransportKind::WebSockets) {
         return not_supported(TransportKind::WebSockets);
     }
-    let (connection_id, token) = match token {
-        // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
-        None => (ConnectionId::random(), None),
-        Some(token) => match hub.registry.claim(&token, TokenState::WebSocket) {
-            Ok(connection_id) => (connection_id, Some(token)),
-            Err(error) => return claim_refused(error),
-        },
-    };
-    let start = ConnectionStart {
-        transport: TransportKind::WebSockets,
-        connection_id,
-        token: TokenGuard {
-            registry: Arc::clone(&hub.registry),
-            token,
-        },
-        principal,
-    };
     // Small socket buffers keep an idle connection cheap; a frame may carry several hub
     // messages, so the frame limit is a multiple of the message limit, which the hub
     // protocol parser enforces per message.
@@ -336,10 +327,43 @@ fn websocket(
         .write_buffer_size(0)
         .max_message_size(frame_limit)
         .max_frame_size(frame_limit);
+    let mut resume = None;
+    let (connection_id, token) = match token {
+        // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
+        None => (ConnectionId::random(), None),
+        Some(token) => {
+            // Stateful reconnect: the same token again, within the window, resumes the
+            // logical connection on this new socket.
+            if let Some(TokenState::WebSocket(Some(slot))) = hub.registry.token_state(&token)
+                && slot.enabled.load(Ordering::Acquire)
+            {
+                return upgrade.on_upgrade(move |socket| async move {
+                    let _ = slot.sockets.send(socket).await;
+                });
+            }
+            if hub.registry.negotiated_stateful(&token) {
+                resume = Some(ResumeSlot::new());
+            }
+            let slot = resume.as_ref().map(|(slot, _)| Arc::clone(slot));
+            match hub.registry.claim(&token, TokenState::WebSocket(slot)) {
+                Ok(connection_id) => (connection_id, Some(token)),
+                Err(error) => return claim_refused(error),
+            }
+        }
+    };
+    let start = ConnectionStart {
+        transport: TransportKind::WebSockets,
+        connection_id,
+        token: TokenGuard {
+            registry: Arc::clone(&hub.registry),
+            token,
+        },
+        principal,
+        resume,
+    };
     let hub = Arc::clone(hub);
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
 }
-
 /// The largest frame or POST body accepted: several messages may travel together.
 fn frame_limit(options: &crate::options::HubOptions) -> usize {
     options.max_message_size.saturating_mul(4).max(64 * 1024)
@@ -403,6 +427,7 @@ async fn start_http_transport(
             token: Some(token),
         },
         principal,
+        resume: None,
     };
     tokio::spawn(connection::run(Arc::clone(hub), start, socket));
     match kind {
@@ -477,7 +502,7 @@ async fn send(
             None | Some(TokenState::Negotiated) => {
                 plain(StatusCode::NOT_FOUND, "No Connection with that ID")
             }
-            Some(TokenState::WebSocket) => plain(
+            Some(TokenState::WebSocket(_)) => plain(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "POST requests are not allowed for WebSocket connections.",
             ),

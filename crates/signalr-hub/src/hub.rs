@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 
 use axum::Router;
 use futures_util::future::BoxFuture;
@@ -25,6 +26,8 @@ pub(crate) struct HubShared {
     pub(crate) on_disconnected: Option<DisconnectedHook>,
     pub(crate) authenticator: Option<Authenticator>,
     pub(crate) registry: Arc<Registry>,
+    /// Replay bytes held by all stateful connections, for the hub-wide cap.
+    pub(crate) replay_bytes: Arc<AtomicUsize>,
 }
 
 impl HubShared {
@@ -114,6 +117,7 @@ impl HubBuilder {
                 on_disconnected: self.on_disconnected,
                 authenticator: self.authenticator,
                 registry,
+                replay_bytes: Arc::new(AtomicUsize::new(0)),
             }),
         }
     }

@@ -10,6 +10,7 @@
 //! * `connection` — one task per connection: handshake, keep-alive, client timeout, dispatch
 //!   of invocations, coalesced writes.
 //! * `registry` — live connections with their groups and users, indexed both ways.
+//! * `stateful` — replay buffer and sequence tracking for stateful reconnect.
 //!
 //! The wire format lives in the pure `signalr-protocol` crate; this crate does the I/O and
 //! knows nothing of any application. Defaults follow ASP.NET Core ([`HubOptions`]).
@@ -37,6 +38,7 @@ mod ids;
 mod method;
 mod options;
 mod registry;
+mod stateful;
 
 pub use auth::{AuthError, AuthRequest, Principal};
 pub use handle::HubHandle;

@@ -21,7 +21,9 @@ pub struct HubOptions {
     pub max_pending_messages: usize,
     /// Longest time one write to a socket may take before the connection is closed.
     pub send_timeout: Duration,
-    /// How long a negotiated connection may wait for its transport before its token expires.
+    /// How long a negotiated connection may wait for its transport before its token expires;
+    /// also how long a long-polling client may go without polling, and how long a stateful
+    /// connection waits for its client to reconnect.
     pub disconnect_timeout: Duration,
     /// How many invocations of one connection may run at once (.NET: 1).
     pub max_parallel_invocations: usize,
@@ -35,6 +37,16 @@ pub struct HubOptions {
     pub transports: Transports,
     /// How long a long poll waits for data before answering empty (the client polls again).
     pub long_poll_timeout: Duration,
+    /// Offer stateful reconnect to clients that ask for it at negotiate (WebSockets only).
+    pub allow_stateful_reconnect: bool,
+    /// Unacknowledged bytes one stateful connection keeps for replay; beyond it, sending
+    /// waits for the client's acknowledgements.
+    pub stateful_reconnect_buffer_size: usize,
+    /// How often a stateful connection acknowledges what it received.
+    pub stateful_reconnect_ack_interval: Duration,
+    /// Replay bytes all connections of the hub may hold together; a connection that loses its
+    /// socket while the hub is over this cap is closed instead of waiting for the client.
+    pub max_total_replay_bytes: usize,
 }
 
 /// The transports a hub offers, listed in negotiate in this order.
@@ -74,6 +86,10 @@ impl Default for HubOptions {
             detailed_errors: false,
             transports: Transports::default(),
             long_poll_timeout: Duration::from_secs(90),
+            allow_stateful_reconnect: true,
+            stateful_reconnect_buffer_size: 100_000,
+            stateful_reconnect_ack_interval: Duration::from_secs(1),
+            max_total_replay_bytes: 64 * 1024 * 1024,
         }
     }
 }

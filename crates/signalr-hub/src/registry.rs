@@ -14,6 +14,9 @@ use bytes::Bytes;
 use signalr_protocol::{Close, HubMessage, HubProtocol};
 use tokio::sync::{Notify, mpsc};
 
+use axum::extract::ws::WebSocket;
+
+use crate::connection::ResumeSlot;
 use crate::http_transport::HttpChannel;
 use crate::ids::{ConnectionId, ConnectionToken, UserId};
 
@@ -26,6 +29,11 @@ pub(crate) struct SharedMessage {
 }
 
 impl SharedMessage {
+    /// The message itself.
+    pub(crate) fn message(&self) -> &HubMessage {
+        &self.message
+    }
+
     pub(crate) fn new(message: HubMessage) -> Arc<Self> {
         Arc::new(Self {
             message,
@@ -104,8 +112,8 @@ struct Index {
 pub(crate) enum TokenState {
     /// Negotiated, no transport yet.
     Negotiated,
-    /// A WebSocket serves it.
-    WebSocket,
+    /// A WebSocket serves it; with a slot when the client may resume on a new one.
+    WebSocket(Option<Arc<ResumeSlot<WebSocket>>>),
     /// Server-Sent Events or Long Polling serve it, through this channel.
     Http(Arc<HttpChannel>),
 }
@@ -113,6 +121,8 @@ pub(crate) enum TokenState {
 #[derive(Debug)]
 struct TokenEntry {
     connection_id: ConnectionId,
+    /// The client asked for stateful reconnect at negotiate, and the hub allows it.
+    stateful: bool,
     state: TokenState,
     issued: Instant,
 }
@@ -168,7 +178,11 @@ impl Registry {
 
     /// Issues a connection id and token for a negotiate request. Negotiate version 0 has no
     /// separate token: the connection id is the token.
-    pub(crate) fn negotiate(&self, separate_token: bool) -> (ConnectionId, ConnectionToken) {
+    pub(crate) fn negotiate(
+        &self,
+        separate_token: bool,
+        stateful: bool,
+    ) -> (ConnectionId, ConnectionToken) {
         let now = Instant::now();
         let mut tokens = self.tokens();
         // Abandoned negotiations hold only a map entry; sweeping at most once a second on the
@@ -191,6 +205,7 @@ impl Registry {
             token.clone(),
             TokenEntry {
                 connection_id: connection_id.clone(),
+                stateful,
                 state: TokenState::Negotiated,
                 issued: now,
             },
@@ -209,7 +224,7 @@ impl Registry {
             return Err(ClaimError::Unknown);
         };
         match entry.state {
-            TokenState::WebSocket | TokenState::Http(_) => Err(ClaimError::AlreadyActive),
+            TokenState::WebSocket(_) | TokenState::Http(_) => Err(ClaimError::AlreadyActive),
             TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
                 tokens.by_token.remove(token);
                 Err(ClaimError::Unknown)
@@ -219,6 +234,14 @@ impl Registry {
                 Ok(entry.connection_id.clone())
             }
         }
+    }
+
+    /// Whether the connection of `token` negotiated stateful reconnect.
+    pub(crate) fn negotiated_stateful(&self, token: &ConnectionToken) -> bool {
+        self.tokens()
+            .by_token
+            .get(token)
+            .is_some_and(|entry| entry.stateful)
     }
 
     /// Where `token` stands, if it is known.
@@ -519,23 +542,23 @@ mod tests {
     #[test]
     fn tokens_are_claimed_once_and_released() {
         let registry = Arc::new(Registry::new(Duration::from_secs(15)));
-        let (id, token) = registry.negotiate(true);
+        let (id, token) = registry.negotiate(true, false);
         assert!(matches!(
             registry.token_state(&token),
             Some(TokenState::Negotiated)
         ));
-        assert_eq!(registry.claim(&token, TokenState::WebSocket), Ok(id));
+        assert_eq!(registry.claim(&token, TokenState::WebSocket(None)), Ok(id));
         assert_eq!(
-            registry.claim(&token, TokenState::WebSocket),
+            registry.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::AlreadyActive)
         );
         registry.release_token(&token);
         assert_eq!(
-            registry.claim(&token, TokenState::WebSocket),
+            registry.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::Unknown)
         );
         assert_eq!(
-            registry.claim(&ConnectionToken::from("nope"), TokenState::WebSocket),
+            registry.claim(&ConnectionToken::from("nope"), TokenState::WebSocket(None)),
             Err(ClaimError::Unknown)
         );
     }
@@ -543,9 +566,9 @@ mod tests {
     #[test]
     fn expired_negotiations_cannot_be_claimed() {
         let registry = Arc::new(Registry::new(Duration::ZERO));
-        let (_, token) = registry.negotiate(true);
+        let (_, token) = registry.negotiate(true, false);
         assert_eq!(
-            registry.claim(&token, TokenState::WebSocket),
+            registry.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::Unknown)
         );
     }
