@@ -1,5 +1,5 @@
 //! Text framing shared by the handshake and the JSON hub protocol: records terminated by
-//! [`RECORD_SEPARATOR`](crate::RECORD_SEPARATOR), plus two cheap pre-parse scans.
+//! [`RECORD_SEPARATOR`], plus two cheap pre-parse scans.
 
 use crate::RECORD_SEPARATOR;
 

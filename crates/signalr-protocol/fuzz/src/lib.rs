@@ -13,7 +13,11 @@ pub fn check_protocol(protocol: HubProtocol, data: &[u8]) {
     loop {
         match protocol.decode_next(rest, MAX) {
             Ok(Some((decoded, used))) => {
-                assert!(used > 0 && used <= rest.len(), "consumed {used} of {}", rest.len());
+                assert!(
+                    used > 0 && used <= rest.len(),
+                    "consumed {used} of {}",
+                    rest.len()
+                );
                 if let Decoded::Message(message) = decoded {
                     round_trip(protocol, &message);
                     round_trip_other(protocol, &message);

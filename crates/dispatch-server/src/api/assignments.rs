@@ -1,0 +1,213 @@
+//! Assignments: manual assignment (re-validated against the hard constraints at the moment it
+//! is made; the store enforces no double booking), read, and unassign.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use dispatch_core::{
+    Assignment, AssignmentId, AssignmentSource, AuditId, ContractorId, JobId, JobStatus,
+    check_assignment,
+};
+use dispatch_store::{AuditRecord, Decision, RecommendationStatus, RequestId};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::created;
+use crate::api::jobs::dispatchable_job;
+use crate::auth::Identity;
+use crate::error::ApiError;
+use crate::events::{JOB_ASSIGNED, JobAssigned};
+use crate::extract::ApiJson;
+use crate::planning::region_index;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/assignments", post(assign))
+        .route("/api/v1/assignments/{id}", get(read).delete(unassign))
+}
+
+/// `POST /api/v1/assignments`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AssignmentRequest {
+    /// The job.
+    pub job_id: JobId,
+    /// Who takes it.
+    pub contractor_id: ContractorId,
+    /// On-site start.
+    pub start_utc: DateTime<Utc>,
+    /// On-site end.
+    pub end_utc: DateTime<Utc>,
+    /// The recommendation the choice was made from, if any.
+    #[serde(default)]
+    pub request_id: Option<RequestId>,
+}
+
+async fn assign(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(request): ApiJson<AssignmentRequest>,
+) -> Result<Response, ApiError> {
+    if request.end_utc <= request.start_utc {
+        return Err(ApiError::validation("endUtc", "endUtc must be after startUtc"));
+    }
+    let job = dispatchable_job(&state, &identity, request.job_id).await?;
+    if job.status != JobStatus::Open {
+        return Err(ApiError::conflict("job-not-open", "the job is not open for assignment"));
+    }
+    let contractor = state
+        .store
+        .contractor(request.contractor_id)
+        .await?
+        .filter(|contractor| identity.can_dispatch(&contractor.region))
+        .ok_or(ApiError::NotFound("contractor"))?;
+    let region = state
+        .store
+        .region(&job.region)
+        .await?
+        .ok_or(ApiError::NotFound("region"))?;
+    let config = state.store.current_config().await?;
+    let now = Utc::now();
+    let index = region_index(&state.store, region, &job, &config, now).await?;
+    check_assignment(
+        &index,
+        contractor.id,
+        &job,
+        request.start_utc,
+        request.end_utc,
+        &config,
+        now,
+    )
+    .map_err(|exclusion| {
+        ApiError::conflict(
+            "assignment-infeasible",
+            format!("{}: {}", exclusion.reason.code(), exclusion.message()),
+        )
+    })?;
+
+    let (audit_id, rank) = match request.request_id {
+        Some(request_id) => {
+            let record = state
+                .store
+                .recommendation(request_id)
+                .await?
+                .filter(|record| record.job_id == job.id)
+                .ok_or_else(|| {
+                    ApiError::validation("requestId", "no recommendation with that id for this job")
+                })?;
+            let audit_id = record
+                .audit_id
+                .filter(|_| record.status == RecommendationStatus::Ready)
+                .ok_or_else(|| ApiError::validation("requestId", "that recommendation is not ready"))?;
+            let rank = record
+                .candidates
+                .iter()
+                .find(|candidate| candidate.contractor_id == contractor.id)
+                .map(|candidate| candidate.rank);
+            (audit_id, rank)
+        }
+        None => {
+            // No recommendation behind the choice: the audit record is of the decision alone.
+            let audit = AuditRecord {
+                audit_id: AuditId::from(Uuid::new_v4()),
+                request_id: None,
+                region: job.region.clone(),
+                job: job.clone(),
+                config_version: config.version,
+                requested_by: identity.sub.clone(),
+                created_at: now,
+                candidates: Vec::new(),
+                excluded: Vec::new(),
+                evaluated: 0,
+                decision: None,
+            };
+            state.store.create_audit(&audit).await?;
+            (audit.audit_id, None)
+        }
+    };
+
+    let assignment = Assignment {
+        id: AssignmentId::from(Uuid::new_v4()),
+        job_id: job.id,
+        contractor_id: contractor.id,
+        start_utc: request.start_utc,
+        end_utc: request.end_utc,
+        source: AssignmentSource::Manual,
+        audit_id,
+    };
+    let decision = Decision {
+        contractor_id: contractor.id,
+        assignment_id: assignment.id,
+        decided_by: identity.sub.clone(),
+        source: AssignmentSource::Manual,
+        rank,
+        decided_at: now,
+    };
+    let event = JobAssigned {
+        kind: JOB_ASSIGNED,
+        job_id: job.id,
+        contractor_id: contractor.id,
+        assignment_id: assignment.id,
+        start_utc: assignment.start_utc,
+        end_utc: assignment.end_utc,
+        region: job.region.clone(),
+        source: AssignmentSource::Manual,
+        audit_id,
+    };
+    state
+        .store
+        .create_assignment(&assignment, &decision, &[event.into_outbox()])
+        .await?;
+    state.relay.notify_one();
+    metrics::counter!("dispatch_assignments_total", "source" => "manual").increment(1);
+    Ok(created(&assignment))
+}
+
+/// The live assignment, if the caller may see it (its job's dispatchers, its contractor).
+async fn visible_assignment(
+    state: &AppState,
+    identity: &Identity,
+    id: &str,
+) -> Result<Assignment, ApiError> {
+    let id: AssignmentId = id.parse().map_err(|_| ApiError::NotFound("assignment"))?;
+    let assignment = state
+        .store
+        .assignment(id)
+        .await?
+        .ok_or(ApiError::NotFound("assignment"))?;
+    if identity.is_contractor_or_admin(assignment.contractor_id) {
+        return Ok(assignment);
+    }
+    let job = state.store.job(assignment.job_id).await?;
+    if job.is_some_and(|job| identity.can_dispatch(&job.region)) {
+        Ok(assignment)
+    } else {
+        Err(ApiError::NotFound("assignment"))
+    }
+}
+
+async fn read(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Assignment>, ApiError> {
+    visible_assignment(&state, &identity, &id).await.map(Json)
+}
+
+async fn unassign(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let assignment = visible_assignment(&state, &identity, &id).await?;
+    // Contractors may read their assignments but not drop them.
+    dispatchable_job(&state, &identity, assignment.job_id).await?;
+    match state.store.delete_assignment(assignment.id, &[]).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),
+        None => Err(ApiError::NotFound("assignment")),
+    }
+}

@@ -1,0 +1,137 @@
+//! Jobs: create, list by region and status, read, cancel (admins and the region's
+//! dispatchers; a contractor may read a job it is assigned to).
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{Duration, Utc};
+use dispatch_core::{Job, JobId, JobStatus, NewJob, RegionId};
+use dispatch_store::Page;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::api::{Paging, created};
+use crate::auth::{Identity, Role};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/jobs", get(list).post(create))
+        .route("/api/v1/jobs/{id}", get(read))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel))
+}
+
+fn parse_id(id: &str) -> Result<JobId, ApiError> {
+    id.parse().map_err(|_| ApiError::NotFound("job"))
+}
+
+/// The job, if it exists and the caller may work with it (admin, region's dispatcher);
+/// otherwise 404 either way.
+pub async fn dispatchable_job(state: &AppState, identity: &Identity, id: JobId) -> Result<Job, ApiError> {
+    state
+        .store
+        .job(id)
+        .await?
+        .filter(|job| identity.can_dispatch(&job.region))
+        .ok_or(ApiError::NotFound("job"))
+}
+
+/// How far ahead a job window may end.
+const MAX_WINDOW_AHEAD_DAYS: i64 = 366;
+
+async fn create(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(new): ApiJson<NewJob>,
+) -> Result<Response, ApiError> {
+    if !identity.can_dispatch(&new.region) {
+        return Err(ApiError::Forbidden(format!(
+            "you do not dispatch region '{}'",
+            new.region
+        )));
+    }
+    new.validate()?;
+    let now = Utc::now();
+    if new.window_end_utc <= now {
+        return Err(ApiError::validation("windowEndUtc", "the window has already ended"));
+    }
+    if new.window_end_utc > now + Duration::days(MAX_WINDOW_AHEAD_DAYS) {
+        return Err(ApiError::validation(
+            "windowEndUtc",
+            format!("the window must end within {MAX_WINDOW_AHEAD_DAYS} days"),
+        ));
+    }
+    if state.store.region(&new.region).await?.is_none() {
+        return Err(ApiError::validation("region", format!("region '{}' does not exist", new.region)));
+    }
+    let job = new.into_job(JobId::from(Uuid::new_v4()));
+    state.store.create_job(&job).await?;
+    Ok(created(&job))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListQuery {
+    region: String,
+    status: Option<JobStatus>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Page<Job>>, ApiError> {
+    let region = RegionId::new(query.region);
+    if !identity.can_dispatch(&region) {
+        return Err(ApiError::Forbidden(format!("you do not dispatch region '{region}'")));
+    }
+    let page = Paging {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .into_request()?;
+    Ok(Json(state.store.list_jobs(&region, query.status, page).await?))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let id = parse_id(&id)?;
+    let job = state.store.job(id).await?.ok_or(ApiError::NotFound("job"))?;
+    let visible = match identity.role {
+        Role::Contractor => match identity.contractor_id {
+            // A contractor sees the jobs it is booked for, to know where to go.
+            Some(me) => state
+                .store
+                .contractor_assignments(me, job.window_start_utc - Duration::days(1), job.window_end_utc + Duration::days(1))
+                .await?
+                .iter()
+                .any(|assignment| assignment.job_id == job.id),
+            None => false,
+        },
+        _ => identity.can_dispatch(&job.region),
+    };
+    if visible { Ok(Json(job)) } else { Err(ApiError::NotFound("job")) }
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Job>, ApiError> {
+    let id = parse_id(&id)?;
+    dispatchable_job(&state, &identity, id).await?;
+    state
+        .store
+        .cancel_job(id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("job"))
+}

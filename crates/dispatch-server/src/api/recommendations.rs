@@ -1,0 +1,114 @@
+//! Recommendations: ask (202 at once; the worker computes) and read the result.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use dispatch_core::{DEFAULT_LIMIT, JobId, JobStatus};
+use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::error::TrySendError;
+use uuid::Uuid;
+
+use crate::api::jobs::dispatchable_job;
+use crate::auth::Identity;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/recommendations", post(ask))
+        .route("/api/v1/recommendations/{id}", get(read))
+}
+
+/// `POST /api/v1/recommendations`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RecommendationRequest {
+    /// The job to recommend contractors for.
+    pub job_id: JobId,
+    /// How many candidates (default 5, at most 200).
+    pub limit: Option<u32>,
+    /// Book the top candidate once computed.
+    #[serde(default)]
+    pub auto_assign: bool,
+}
+
+/// The 202 answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecommendationAccepted {
+    /// Correlates with `RecommendationReady`.
+    pub request_id: RequestId,
+    /// The job.
+    pub job_id: JobId,
+    /// Always `pending`.
+    pub status: RecommendationStatus,
+}
+
+/// Most candidates one request may ask for.
+const MAX_LIMIT: u32 = 200;
+
+async fn ask(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(request): ApiJson<RecommendationRequest>,
+) -> Result<Response, ApiError> {
+    let limit = request.limit.unwrap_or(DEFAULT_LIMIT as u32);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(ApiError::validation("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    let job = dispatchable_job(&state, &identity, request.job_id).await?;
+    if job.status != JobStatus::Open {
+        return Err(ApiError::conflict("job-not-open", "recommendations are for open jobs only"));
+    }
+    // Reserve the queue slot before storing, so a full queue leaves nothing behind.
+    let permit = state.work.try_reserve().map_err(|error| match error {
+        TrySendError::Full(()) => ApiError::Unavailable(
+            "too many recommendations are being computed; retry shortly".to_owned(),
+        ),
+        TrySendError::Closed(()) => ApiError::Unavailable("the service is shutting down".to_owned()),
+    })?;
+    let record = RecommendationRecord {
+        request_id: RequestId::from(Uuid::new_v4()),
+        job_id: job.id,
+        region: job.region.clone(),
+        status: RecommendationStatus::Pending,
+        limit,
+        auto_assign: request.auto_assign,
+        requested_by: identity.sub.clone(),
+        requested_at: Utc::now(),
+        config_version: None,
+        generated_at: None,
+        audit_id: None,
+        candidates: Vec::new(),
+        excluded: Vec::new(),
+        error: None,
+    };
+    state.store.create_recommendation(&record).await?;
+    permit.send(record.request_id);
+    let accepted = RecommendationAccepted {
+        request_id: record.request_id,
+        job_id: record.job_id,
+        status: RecommendationStatus::Pending,
+    };
+    Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
+}
+
+async fn read(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<RecommendationRecord>, ApiError> {
+    let id: RequestId = id.parse().map_err(|_| ApiError::NotFound("recommendation"))?;
+    state
+        .store
+        .recommendation(id)
+        .await?
+        .filter(|record| identity.can_dispatch(&record.region))
+        .map(Json)
+        .ok_or(ApiError::NotFound("recommendation"))
+}

@@ -1,0 +1,110 @@
+//! Command line and environment (SPEC §7). Every option also reads a `DISPATCH_*` variable;
+//! `.env.sample` lists them.
+
+use std::net::SocketAddr;
+
+use clap::{Args, Parser, Subcommand};
+use dispatch_core::ContractorId;
+
+use crate::auth::Role;
+
+/// The secret used when none is configured: development mode, loudly announced.
+pub const DEV_SECRET: &str = "dispatch-development-secret-do-not-use-in-production";
+
+/// `dispatch`: the field-service dispatch service.
+#[derive(Debug, Parser)]
+#[command(name = "dispatch", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the service.
+    Serve(ServeArgs),
+    /// Loads demo data into the database (does nothing if it already has regions).
+    Demo(DemoArgs),
+    /// Prints a bearer token signed with the configured secret.
+    Token(TokenArgs),
+}
+
+/// Where the data lives and how tokens are signed.
+#[derive(Debug, Clone, Args)]
+pub struct CommonArgs {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://…`.
+    #[arg(long, env = "DISPATCH_DATABASE_URL", default_value = "sqlite://dispatch.db")]
+    pub database_url: String,
+    /// HS256 secret for bearer tokens. Unset: development mode with a fixed, public secret.
+    #[arg(long, env = "DISPATCH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+impl CommonArgs {
+    /// The secret, and whether it is the development one.
+    pub fn secret(&self) -> (Vec<u8>, bool) {
+        match &self.jwt_secret {
+            Some(secret) if !secret.is_empty() => (secret.as_bytes().to_vec(), false),
+            _ => (DEV_SECRET.as_bytes().to_vec(), true),
+        }
+    }
+}
+
+/// `dispatch serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "DISPATCH_ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: SocketAddr,
+    /// Event backplane between nodes (`redis://…`); unset: this process only.
+    #[arg(long, env = "DISPATCH_BACKPLANE_URL")]
+    pub backplane_url: Option<String>,
+    /// Load demo data at start-up if the database is empty.
+    #[arg(long, env = "DISPATCH_DEMO")]
+    pub demo: bool,
+    /// Recommendations computed at once.
+    #[arg(long, env = "DISPATCH_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    #[command(flatten)]
+    /// Database and secret.
+    pub common: CommonArgs,
+}
+
+/// `dispatch demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Seed of the generator: the same seed gives the same data.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Contractors per region.
+    #[arg(long, default_value_t = 150)]
+    pub contractors: usize,
+    #[command(flatten)]
+    /// Database and secret.
+    pub common: CommonArgs,
+}
+
+/// `dispatch token`.
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// Role of the token.
+    #[arg(long, value_enum)]
+    pub role: Role,
+    /// Regions a dispatcher serves (repeat for several).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// The contractor a contractor token is for.
+    #[arg(long)]
+    pub contractor: Option<ContractorId>,
+    /// Subject (who).
+    #[arg(long, default_value = "cli")]
+    pub sub: String,
+    /// Hours until it expires.
+    #[arg(long, default_value_t = 24)]
+    pub hours: i64,
+    #[command(flatten)]
+    /// Database and secret.
+    pub common: CommonArgs,
+}

@@ -1,0 +1,98 @@
+//! Demo data: a few regions with hundreds of contractors, their bookings and open jobs, from
+//! the engine's seeded generator, so a newcomer has something to dispatch.
+
+use chrono::{DateTime, Utc};
+use dispatch_core::synth::{RegionPreset, SynthConfig, generate};
+use dispatch_core::{AuditId, AssignmentSource};
+use dispatch_store::{AuditRecord, Decision, Store, StoreError};
+use uuid::Uuid;
+
+/// What was loaded.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DemoSummary {
+    /// Regions created.
+    pub regions: usize,
+    /// Contractors created.
+    pub contractors: usize,
+    /// Assignments booked.
+    pub assignments: usize,
+    /// Open jobs created.
+    pub open_jobs: usize,
+}
+
+/// Loads demo data unless the store already has regions (then it does nothing).
+pub async fn load(
+    store: &Store,
+    seed: u64,
+    contractors_per_region: usize,
+    now: DateTime<Utc>,
+) -> Result<DemoSummary, StoreError> {
+    let mut summary = DemoSummary::default();
+    if !store.regions().await?.is_empty() {
+        return Ok(summary);
+    }
+    for (offset, preset) in RegionPreset::ALL.into_iter().enumerate() {
+        let mut config = SynthConfig::new(seed.wrapping_add(offset as u64), contractors_per_region, now);
+        config.region = preset;
+        config.days = 7;
+        config.open_jobs = 40;
+        let data = generate(&config);
+        store.create_region(&data.region).await?;
+        summary.regions += 1;
+        for contractor in &data.contractors {
+            store.create_contractor(contractor).await?;
+            summary.contractors += 1;
+        }
+        for (mut job, assignment) in data.booked_jobs() {
+            // The past stays out of the demo: only bookings still ahead are loaded.
+            if assignment.end_utc <= now {
+                continue;
+            }
+            job.status = dispatch_core::JobStatus::Open;
+            store.create_job(&job).await?;
+            let audit_id = AuditId::from(Uuid::new_v4());
+            store
+                .create_audit(&AuditRecord {
+                    audit_id,
+                    request_id: None,
+                    region: job.region.clone(),
+                    job: job.clone(),
+                    config_version: 1,
+                    requested_by: "demo".to_owned(),
+                    created_at: now,
+                    candidates: Vec::new(),
+                    excluded: Vec::new(),
+                    evaluated: 0,
+                    decision: None,
+                })
+                .await?;
+            let assignment = dispatch_core::Assignment {
+                audit_id,
+                source: AssignmentSource::Manual,
+                ..assignment
+            };
+            let decision = Decision {
+                contractor_id: assignment.contractor_id,
+                assignment_id: assignment.id,
+                decided_by: "demo".to_owned(),
+                source: AssignmentSource::Manual,
+                rank: None,
+                decided_at: now,
+            };
+            // Generated calendars never overlap; a conflict here would be a generator bug,
+            // and skipping the booking keeps the demo usable.
+            match store.create_assignment(&assignment, &decision, &[]).await {
+                Ok(()) => summary.assignments += 1,
+                Err(StoreError::Assignment(conflict)) => {
+                    tracing::warn!(?conflict, "demo booking skipped");
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        for job in &data.open_jobs {
+            store.create_job(job).await?;
+            summary.open_jobs += 1;
+        }
+    }
+    Ok(summary)
+}

@@ -1,0 +1,195 @@
+//! The one place errors become HTTP answers: `application/problem+json` (RFC 9457) with a
+//! stable `type`, the status, a sentence for people and, for validation failures, the field.
+//!
+//! Internal causes are logged here and never echoed to the client.
+
+use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use dispatch_core::ValidationError;
+use dispatch_store::{AssignmentConflict, StoreError};
+use serde::Serialize;
+
+/// Everything a request can fail with, each with its HTTP status decided once in `status()`.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No valid bearer token: 401.
+    #[error("a valid bearer token is required")]
+    Unauthenticated,
+    /// The token is valid but lacks the right: 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Missing, or not visible to the caller (which answers exactly the same): 404.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The body is not JSON at all: 400.
+    #[error("the body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A query parameter could not be read: 400.
+    #[error("{0}")]
+    BadRequest(String),
+    /// The body is not `application/json`: 415.
+    #[error("the body must be application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than allowed: 413.
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// A field is missing, unknown or invalid: 422, naming the field.
+    #[error("{detail}")]
+    Validation {
+        /// JSON path of the field.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The request conflicts with the current state: 409.
+    #[error("{detail}")]
+    Conflict {
+        /// Stable problem slug, e.g. `contractor-busy`.
+        kind: &'static str,
+        /// What conflicts, for people.
+        detail: String,
+    },
+    /// `If-Match` is required and missing: 428.
+    #[error("this request needs an If-Match header with the current version")]
+    PreconditionRequired,
+    /// The service cannot take the work now; retry later: 503.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Anything else: 500. The cause is logged, the client gets a generic sentence.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for `field`.
+    pub fn validation(field: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// A 409 of a given kind.
+    pub fn conflict(kind: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            kind,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 500 whose cause is only logged.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        Self::Internal(cause.to_string())
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated => "unauthenticated",
+            Self::Forbidden(_) => "forbidden",
+            Self::NotFound(_) => "not-found",
+            Self::MalformedJson(_) => "malformed-json",
+            Self::BadRequest(_) => "bad-request",
+            Self::UnsupportedMediaType => "unsupported-media-type",
+            Self::PayloadTooLarge(_) => "payload-too-large",
+            Self::Validation { .. } => "validation",
+            Self::Conflict { kind, .. } => kind,
+            Self::PreconditionRequired => "precondition-required",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The problem document.
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let Self::Internal(cause) = &self {
+            tracing::error!(%cause, "internal error");
+        }
+        let field = match &self {
+            Self::Validation { field, .. } => Some(field.as_str()),
+            _ => None,
+        };
+        let problem = Problem {
+            kind: format!("urn:dispatch:problem:{}", self.kind()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            field,
+        };
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        (
+            status,
+            [(CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        Self::validation(error.field(), error.to_string())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(detail) => Self::conflict("conflict", detail),
+            StoreError::Assignment(conflict) => match conflict {
+                AssignmentConflict::JobNotFound => Self::NotFound("job"),
+                AssignmentConflict::ContractorNotFound => Self::NotFound("contractor"),
+                AssignmentConflict::AuditNotFound => Self::NotFound("audit record"),
+                AssignmentConflict::JobNotOpen => {
+                    Self::conflict("job-not-open", "the job is not open for assignment")
+                }
+                AssignmentConflict::JobAlreadyAssigned => {
+                    Self::conflict("job-already-assigned", "the job already has a live assignment")
+                }
+                AssignmentConflict::ContractorBusy { conflicting } => Self::conflict(
+                    "contractor-busy",
+                    format!("the contractor is already booked at that time (assignment {conflicting})"),
+                ),
+            },
+            StoreError::StaleVersion { current } => Self::conflict(
+                "stale-version",
+                format!("the configuration changed meanwhile; the current version is {current}"),
+            ),
+            StoreError::InvalidCursor => Self::validation("cursor", "the cursor is not one this service issued"),
+            error if error.is_retryable() => {
+                Self::Unavailable("the database is busy; retry shortly".to_owned())
+            }
+            error => Self::internal(error),
+        }
+    }
+}

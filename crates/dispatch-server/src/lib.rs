@@ -1,0 +1,170 @@
+//! The Dispatch service: HTTP API, SignalR hub, recommendation worker and outbox relay.
+//!
+//! # Layout
+//!
+//! * [`config`] — the command line and `DISPATCH_*` environment (SPEC §7).
+//! * [`auth`] — bearer tokens and roles (SPEC §3); [`hub`] — the `/hub/v1` SignalR hub with
+//!   `Subscribe`/`Unsubscribe`.
+//! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
+//!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs.
+//! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
+//!   index for the engine.
+//! * [`events`] and [`relay`] — the two events, written to the outbox with their change and
+//!   sent after commit.
+//! * [`demo`] — demo data from the engine's generator.
+//!
+//! The domain (`dispatch-core`), the store (`dispatch-store`) and the SignalR engine
+//! (`signalr-hub`) never meet except here.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod hub;
+pub mod idempotency;
+pub mod planning;
+pub mod relay;
+pub mod state;
+pub mod worker;
+
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use dispatch_store::Store;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use signalr_hub::{Hub, HubOptions};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+
+use crate::auth::JwtKeys;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The process-wide Prometheus recorder (the `metrics` facade allows one per process).
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed already (then ours stays silent).
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// Counts requests and their latency by route and status.
+async fn observe(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
+    let method = request.method().to_string();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("dispatch_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!("dispatch_http_request_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+async fn not_found() -> Response {
+    ApiError::NotFound("route").into_response()
+}
+
+/// The whole HTTP application: API, operational endpoints and the hub.
+pub fn app(state: AppState, hub: &Hub) -> Router {
+    let api = api::router()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
+        .merge(api::system::router())
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .fallback(not_found)
+        .with_state(state);
+    api.merge(hub.router(hub::HUB_PATH))
+        .layer(middleware::from_fn(observe))
+}
+
+/// A running service's parts that background tasks need.
+pub struct Service {
+    /// The router to serve.
+    pub router: Router,
+    /// Shared state (tests use its store and hub).
+    pub state: AppState,
+    queue_rx: mpsc::Receiver<dispatch_store::RequestId>,
+}
+
+impl Service {
+    /// Wires store, keys and hub together.
+    pub fn new(store: Store, keys: JwtKeys, dev_mode: bool, hub_options: HubOptions) -> Self {
+        let keys = Arc::new(keys);
+        let hub = hub::dispatch_hub(Arc::clone(&keys), hub_options);
+        let (work, queue_rx) = mpsc::channel(worker::QUEUE_CAPACITY);
+        let state = AppState {
+            store,
+            hub: hub.handle(),
+            keys,
+            work,
+            relay: Arc::new(Notify::new()),
+            metrics: metrics_handle(),
+            dev_mode,
+        };
+        let router = app(state.clone(), &hub);
+        Self {
+            router,
+            state,
+            queue_rx,
+        }
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, with the worker and the relay running.
+    pub async fn run(
+        self,
+        listener: TcpListener,
+        workers: usize,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Service {
+            router,
+            state,
+            queue_rx,
+        } = self;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let worker = tokio::spawn(worker::run(state.clone(), queue_rx, workers));
+        let relay = tokio::spawn(relay::run(
+            state.store.clone(),
+            state.hub.clone(),
+            Arc::clone(&state.relay),
+            stopped(stop_rx.clone()),
+        ));
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+            .context("HTTP server failed")?;
+        let _ = stop_tx.send(true);
+        worker.abort();
+        let _ = relay.await;
+        Ok(())
+    }
+}
+
+async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+    while !*stop.borrow() {
+        if stop.changed().await.is_err() {
+            return;
+        }
+    }
+}

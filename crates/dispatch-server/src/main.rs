@@ -1,0 +1,91 @@
+//! `dispatch`: parse the command line, then serve, load demo data, or mint a token.
+
+use anyhow::Context as _;
+use chrono::Utc;
+use clap::Parser as _;
+use dispatch_core::RegionId;
+use dispatch_server::auth::{JwtKeys, Role};
+use dispatch_server::config::{Cli, Command};
+use dispatch_server::{Service, demo};
+use dispatch_store::Store;
+use signalr_hub::HubOptions;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve(args) => {
+            let (secret, dev_mode) = args.common.secret();
+            if dev_mode {
+                tracing::warn!(
+                    "DISPATCH_JWT_SECRET is not set: development mode, tokens are signed with a public secret"
+                );
+            }
+            if let Some(url) = &args.backplane_url {
+                anyhow::bail!(
+                    "DISPATCH_BACKPLANE_URL={url}: no backplane is supported yet; unset it to run a single node"
+                );
+            }
+            let store = Store::connect(&args.common.database_url)
+                .await
+                .with_context(|| format!("cannot open the database {}", redact(&args.common.database_url)))?;
+            if args.demo {
+                let summary = demo::load(&store, 7, 150, Utc::now()).await.context("loading demo data")?;
+                tracing::info!(?summary, "demo data");
+            }
+            let listener = tokio::net::TcpListener::bind(args.addr)
+                .await
+                .with_context(|| format!("cannot listen on {}", args.addr))?;
+            tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
+            let service = Service::new(store, JwtKeys::new(&secret), dev_mode, HubOptions::default());
+            service.run(listener, args.workers, shutdown_signal()).await
+        }
+        Command::Demo(args) => {
+            let store = Store::connect(&args.common.database_url)
+                .await
+                .with_context(|| format!("cannot open the database {}", redact(&args.common.database_url)))?;
+            let summary = demo::load(&store, args.seed, args.contractors, Utc::now())
+                .await
+                .context("loading demo data")?;
+            if summary.regions == 0 {
+                println!("the database already has regions; nothing loaded");
+            } else {
+                println!(
+                    "loaded {} regions, {} contractors, {} assignments, {} open jobs",
+                    summary.regions, summary.contractors, summary.assignments, summary.open_jobs
+                );
+            }
+            Ok(())
+        }
+        Command::Token(args) => {
+            let (secret, _) = args.common.secret();
+            let regions = args.regions.into_iter().map(RegionId::new).collect();
+            let token = JwtKeys::new(&secret)
+                .mint_for(&args.sub, args.role, regions, args.contractor, args.hours)
+                .context("the token's claims do not fit its role")?;
+            if args.role == Role::Contractor && args.contractor.is_none() {
+                anyhow::bail!("a contractor token needs --contractor <id>");
+            }
+            println!("{token}");
+            Ok(())
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,291 @@
+//! Test fixture: the real service on a port-0 listener with a real SQLite file, an HTTP client
+//! over real TCP, token minting, and a raw SignalR JSON client for the hub.
+
+#![allow(dead_code, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, Request};
+use chrono::{DateTime, Duration as Span, Utc};
+use dispatch_core::{ContractorId, RegionId};
+use dispatch_server::Service;
+use dispatch_server::auth::{JwtKeys, Role};
+use dispatch_store::Store;
+use futures_util::{SinkExt as _, StreamExt as _};
+use http_body_util::{BodyExt as _, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use signalr_hub::HubOptions;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const SECRET: &[u8] = b"test-secret";
+const RS: char = '\u{1e}';
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub store: Store,
+    pub keys: JwtKeys,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn start() -> TestServer {
+    let dir = tempfile::tempdir().expect("temp dir");
+    start_in(dir).await
+}
+
+pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+    let url = format!("sqlite://{}", dir.path().join("dispatch.db").display());
+    let store = Store::connect(&url).await.expect("store");
+    let service = Service::new(store.clone(), JwtKeys::new(SECRET), false, HubOptions::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = service
+            .run(listener, 2, async {
+                let _ = stopped.await;
+            })
+            .await;
+    });
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    let http = Client::builder(TokioExecutor::new())
+        .pool_max_idle_per_host(64)
+        .build(connector);
+    TestServer {
+        addr,
+        store,
+        keys: JwtKeys::new(SECRET),
+        dir,
+        stop: Some(stop),
+        http,
+    }
+}
+
+/// An answer: status, headers and the body as JSON (or `Value::String` if it is not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|value| value.to_str().ok())
+    }
+}
+
+impl TestServer {
+    pub fn admin(&self) -> String {
+        self.keys.mint_for("admin", Role::Admin, vec![], None, 1).expect("token")
+    }
+
+    pub fn dispatcher(&self, region: &str) -> String {
+        self.keys
+            .mint_for(&format!("dispatcher-{region}"), Role::Dispatcher, vec![RegionId::new(region)], None, 1)
+            .expect("token")
+    }
+
+    pub fn contractor(&self, id: &str) -> String {
+        let id: ContractorId = id.parse().expect("contractor id");
+        self.keys
+            .mint_for(&format!("contractor-{id}"), Role::Contractor, vec![], Some(id), 1)
+            .expect("token")
+    }
+
+    /// Sends a request; `body` is sent as JSON when given.
+    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+        let bytes = body.map(|body| Bytes::from(body.to_string())).unwrap_or_default();
+        self.raw(method, path, token, &[("content-type", "application/json")], bytes).await
+    }
+
+    /// Sends raw bytes with the given headers.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).expect("method"))
+            .uri(format!("http://{}{path}", self.addr));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Full::new(body)).expect("request");
+        let response = tokio::time::timeout(Duration::from_secs(30), self.http.request(request))
+            .await
+            .expect("answer in time")
+            .expect("http");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let body = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).to_string()));
+        Answer { status, headers, body }
+    }
+
+    /// Creates a region (as admin).
+    pub async fn region(&self, id: &str, time_zone: &str) {
+        let answer = self
+            .call("POST", "/api/v1/regions", Some(&self.admin()), Some(&json!({"id": id, "name": id.to_uppercase(), "timeZone": time_zone})))
+            .await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+    }
+
+    /// Creates a contractor working every day 00:00–23:59 local (as admin); returns its id.
+    pub async fn contractor_at(&self, region: &str, name: &str, lat: f64, lon: f64, level: u8) -> String {
+        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+        let hours: Vec<Value> = days
+            .iter()
+            .map(|day| json!({"day": day, "start": "00:00", "end": "23:59"}))
+            .collect();
+        let body = json!({
+            "name": name, "region": region,
+            "skills": [{"name": "plumbing", "level": level}],
+            "location": {"lat": lat, "lon": lon},
+            "workingHours": hours,
+            "rating": 4.5, "maxJobsPerDay": 50, "active": true
+        });
+        let answer = self.call("POST", "/api/v1/contractors", Some(&self.admin()), Some(&body)).await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        answer.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates an open job whose window starts `hours_ahead` from now (as the region's dispatcher).
+    pub async fn job(&self, region: &str, lat: f64, lon: f64, hours_ahead: i64, window_hours: i64) -> Value {
+        let start = Utc::now() + Span::hours(hours_ahead);
+        let body = job_body(region, lat, lon, start, start + Span::hours(window_hours));
+        let answer = self.call("POST", "/api/v1/jobs", Some(&self.dispatcher(region)), Some(&body)).await;
+        assert_eq!(answer.status, 201, "{answer:?}");
+        answer.body
+    }
+
+    pub async fn hub(&self, token: &str) -> HubClient {
+        HubClient::connect(self.addr, token).await
+    }
+}
+
+pub fn job_body(region: &str, lat: f64, lon: f64, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
+    json!({
+        "region": region, "title": "Leaking pipe under sink",
+        "location": {"lat": lat, "lon": lon},
+        "requiredSkills": [{"name": "plumbing", "minLevel": 2}],
+        "priority": "high",
+        "windowStartUtc": start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "windowEndUtc": end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "durationMinutes": 60
+    })
+}
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A raw SignalR JSON client of `/hub/v1`.
+pub struct HubClient {
+    ws: Socket,
+    pending: Vec<Value>,
+    next_id: u64,
+}
+
+impl HubClient {
+    pub async fn connect(addr: SocketAddr, token: &str) -> HubClient {
+        let url = format!("ws://{addr}/hub/v1?access_token={token}");
+        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("hub connect");
+        let mut client = HubClient { ws, pending: Vec::new(), next_id: 0 };
+        client.send(&format!("{{\"protocol\":\"json\",\"version\":1}}{RS}")).await;
+        assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({})));
+        client
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws.send(Message::Text(text.into())).await.expect("send");
+    }
+
+    /// The next record, or None when nothing arrives within `wait`.
+    pub async fn next(&mut self, wait: Duration) -> Option<Value> {
+        loop {
+            if !self.pending.is_empty() {
+                return Some(self.pending.remove(0));
+            }
+            let frame = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
+            if let Ok(Message::Text(text)) = frame {
+                for record in text.split_terminator(RS) {
+                    self.pending.push(serde_json::from_str(record).expect("json"));
+                }
+            }
+        }
+    }
+
+    /// Invokes a hub method; returns its Completion.
+    pub async fn invoke(&mut self, target: &str, args: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id.to_string();
+        let message = json!({"type": 1, "invocationId": id, "target": target, "arguments": args});
+        self.send(&format!("{message}{RS}")).await;
+        let mut others = Vec::new();
+        loop {
+            let record = self.next(Duration::from_secs(5)).await.expect("completion");
+            if record["type"] == 3 && record["invocationId"] == id.as_str() {
+                others.append(&mut self.pending);
+                self.pending = others;
+                return record;
+            }
+            others.push(record);
+        }
+    }
+
+    /// Subscribes and asserts success.
+    pub async fn subscribe(&mut self, channel: &str) {
+        let completion = self.invoke("Subscribe", json!([channel])).await;
+        assert!(completion.get("error").is_none(), "{completion}");
+    }
+
+    /// The events (invocations) that arrive within `wait`, pings skipped.
+    pub async fn events(&mut self, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut events = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return events;
+            }
+            match self.next(left).await {
+                Some(record) if record["type"] == 1 => events.push(record),
+                Some(_) => {}
+                None => return events,
+            }
+        }
+    }
+
+    /// Waits for the first event with this target.
+    pub async fn event(&mut self, target: &str, wait: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let record = self.next(left).await.unwrap_or_else(|| panic!("no {target} within {wait:?}"));
+            if record["type"] == 1 && record["target"] == target {
+                return record["arguments"][0].clone();
+            }
+        }
+    }
+}

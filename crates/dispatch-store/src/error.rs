@@ -1,0 +1,149 @@
+//! The store's errors: one enum for every operation, plus [`AssignmentConflict`] for the reasons
+//! an assignment is refused.
+//!
+//! Each message says what to do about it. The HTTP mapping lives in the server; as a guide:
+//! `Conflict`, `Assignment(..)` (except `JobNotFound`), and `StaleVersion` are 409s;
+//! `Invalid` and `InvalidCursor` are 422s (or 400s); `Unavailable` and retryable `Database`
+//! errors are 503s; everything else is a 500 whose cause is logged, not shown.
+
+use dispatch_core::AssignmentId;
+
+/// An error from a [`crate::Store`] operation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database URL is not one the store understands.
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    /// The URL names a backend this build does not include.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The database could not be opened or reached.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The change collides with existing data (a duplicate id, a missing referenced row, a job in
+    /// a state that does not allow it).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// An assignment was refused; see [`AssignmentConflict`].
+    #[error(transparent)]
+    Assignment(#[from] AssignmentConflict),
+    /// `replace_config` was given a version that is no longer the current one.
+    #[error(
+        "stale scoring configuration version: the current version is {current}; read it again and retry against version {current}"
+    )]
+    StaleVersion {
+        /// The version that is current now.
+        current: u32,
+    },
+    /// A page cursor that this store did not issue (or one for a different list).
+    #[error(
+        "invalid page cursor: pass back the nextCursor of the previous page unchanged, or leave it out to start from the first page"
+    )]
+    InvalidCursor,
+    /// The input breaks a rule the store enforces (e.g. an assignment that ends before it
+    /// starts); the caller should have validated it.
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The database reported an error; see [`StoreError::is_retryable`].
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    /// The schema could not be brought up to date (e.g. the database was written by a newer
+    /// version of the service, or a migration file was edited after it was applied).
+    #[error(
+        "database schema migration failed: {0}; check that the database belongs to this version of the service"
+    )]
+    Migration(#[source] sqlx::migrate::MigrateError),
+    /// A stored row or document failed to decode: the database was changed outside the service
+    /// or by an incompatible version.
+    #[error(
+        "corrupt stored data: {0}; inspect the row named here, it was not written by this version of the store"
+    )]
+    Corrupt(String),
+}
+
+/// Why an assignment was refused. Every one of these is decided inside the write transaction
+/// that would have inserted the assignment, so it holds at commit time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AssignmentConflict {
+    /// There is no job with that id.
+    #[error("the job does not exist")]
+    JobNotFound,
+    /// The job is completed or cancelled.
+    #[error("the job is completed or cancelled; only open jobs can be assigned")]
+    JobNotOpen,
+    /// The job already has a live assignment; unassign it first.
+    #[error("the job already has a live assignment; unassign it first to reassign the job")]
+    JobAlreadyAssigned,
+    /// The contractor has a live assignment overlapping the requested slot.
+    #[error(
+        "the contractor is already booked at an overlapping time (assignment {conflicting}); choose another slot or contractor"
+    )]
+    ContractorBusy {
+        /// The live assignment that overlaps.
+        conflicting: AssignmentId,
+    },
+    /// There is no contractor with that id.
+    #[error("the contractor does not exist")]
+    ContractorNotFound,
+    /// The assignment names an audit record that does not exist; create the audit record first
+    /// (`Store::create_audit`, or `complete_recommendation`).
+    #[error("the audit record named by the assignment does not exist; create it before assigning")]
+    AuditNotFound,
+}
+
+impl StoreError {
+    /// True when the same operation may succeed if simply retried: the database was busy or
+    /// locked, a serializable transaction was aborted, or a connection could not be had in time.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            StoreError::Database(e) => sqlx_is_retryable(e),
+            _ => false,
+        }
+    }
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migration(e)
+    }
+}
+
+/// Busy/locked (SQLite), serialization failure or deadlock (PostgreSQL), or no connection in
+/// time.
+fn sqlx_is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            // PostgreSQL: serialization_failure, deadlock_detected.
+            if code == "40001" || code == "40P01" {
+                return true;
+            }
+            // SQLite reports the extended result code; its low byte is the primary code.
+            // SQLITE_BUSY = 5 (incl. BUSY_SNAPSHOT, BUSY_RECOVERY), SQLITE_LOCKED = 6.
+            match code.parse::<i64>() {
+                Ok(n) => matches!(n & 0xff, 5 | 6),
+                Err(_) => false,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Is this a unique-constraint violation?
+pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Is this a foreign-key violation?
+pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}

@@ -1,0 +1,470 @@
+//! Persistence for the Dispatch service: regions, contractors, jobs, assignments,
+//! recommendations, audit records, the versioned scoring configuration, idempotency keys and the
+//! transactional outbox.
+//!
+//! # Layout
+//!
+//! * [`Store`]: the one handle the server uses. It wraps an enum of backends chosen from the
+//!   database URL (`sqlite:` now; `postgres://` later) and delegates every method to it, so the
+//!   server never sees which backend it runs on, and there is no `dyn` with async methods.
+//! * [`error`]: [`StoreError`] and [`AssignmentConflict`].
+//! * [`types`]: what only persistence needs: paging, outbox events, recommendation and audit
+//!   documents, idempotency states. Domain entities are `dispatch-core`'s.
+//! * `codec`: how timestamps, ids, enums, JSON documents and cursors become columns, shared by
+//!   every backend.
+//! * `sqlite`: the SQLite backend (embedded migrations in `migrations/sqlite/`).
+//!
+//! # Where it sits
+//!
+//! `dispatch-server` opens one `Store` at startup (`Store::connect(DISPATCH_DATABASE_URL)`),
+//! clones it into its state, loads rows to build `dispatch_core::RegionIndex`, and saves what
+//! the engine and the handlers decide. The invariants of SPEC §4 — a contractor is never booked
+//! twice at overlapping times, a job has at most one live assignment — are enforced here, inside
+//! one write transaction, not by the caller: see [`Store::create_assignment`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), dispatch_store::StoreError> {
+//! use dispatch_store::Store;
+//! let store = Store::connect("sqlite://dispatch.db").await?;
+//! store.ping().await?;
+//! let config = store.current_config().await?;
+//! assert!(config.version >= 1);
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod types;
+
+mod codec;
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use dispatch_core::{
+    Assignment, AssignmentId, AuditId, Booking, Contractor, ContractorId, Job, JobId, JobStatus,
+    NewScoringConfig, Region, RegionId, ScoringConfig, TimeOff,
+};
+
+pub use error::{AssignmentConflict, StoreError};
+pub use types::{
+    AuditRecord, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin, MAX_PAGE_LIMIT, NewOutboxEvent,
+    OutboxEvent, Page, PageRequest, RecommendationRecord, RecommendationStatus, RequestId,
+};
+
+/// How long an idempotency key may stay "in progress" before a retry may take it over: the first
+/// request's process is then presumed dead (a crash between `idempotency_begin` and
+/// `idempotency_finish` must not burn the key forever).
+pub const IDEMPOTENCY_IN_PROGRESS_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(5 * 60);
+
+/// The persistence handle. Cheap to clone: the connection pools inside are shared.
+#[derive(Debug, Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// The backends, one variant each. PostgreSQL will be `Postgres(postgres::PgStore)`, behind a
+/// cargo feature.
+#[derive(Debug, Clone)]
+enum Backend {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Which backend a URL asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BackendKind {
+    Sqlite,
+}
+
+/// What `connect` accepts, for error messages.
+const ACCEPTED_URLS: &str = "use sqlite://PATH or sqlite:PATH for an SQLite file (created if missing), \
+     sqlite::memory: for a throw-away in-memory database, or postgres://… once the PostgreSQL backend is built in";
+
+impl BackendKind {
+    /// Picks the backend from the URL scheme. Anything unknown is refused rather than read as a
+    /// file name, so a typo never silently creates an empty SQLite database (STYLE 18).
+    fn from_url(url: &str) -> Result<Self, StoreError> {
+        let lower = url.trim_start().to_ascii_lowercase();
+        if let Some(rest) = lower.strip_prefix("sqlite:") {
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(StoreError::InvalidUrl(format!(
+                    "{url:?} names no database file; {ACCEPTED_URLS}"
+                )));
+            }
+            return Ok(BackendKind::Sqlite);
+        }
+        if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            return Err(StoreError::Unsupported(
+                "PostgreSQL support is not compiled in yet: this build of the service only has the \
+                 SQLite backend; use a sqlite: URL (e.g. sqlite://dispatch.db)"
+                    .to_owned(),
+            ));
+        }
+        // Show only the scheme: the rest of a URL may hold a password.
+        let scheme = url.split(':').next().unwrap_or_default();
+        Err(StoreError::InvalidUrl(format!(
+            "unsupported scheme {scheme:?}; {ACCEPTED_URLS}"
+        )))
+    }
+}
+
+/// Calls the same method on whichever backend is inside.
+macro_rules! delegate {
+    ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(b) => b.$method($($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Opens the database named by `url`, runs the embedded migrations and makes sure scoring
+    /// configuration version 1 exists.
+    ///
+    /// Accepts `sqlite://path` or `sqlite:path` (the file is created if missing; WAL, foreign
+    /// keys, a busy timeout and `synchronous=NORMAL` are set on every connection) and
+    /// `sqlite::memory:` for tests. `postgres://…` is `Unsupported` until that backend lands;
+    /// anything else is `InvalidUrl`. A file that cannot be opened or written is `Unavailable`.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let backend = match BackendKind::from_url(url)? {
+            BackendKind::Sqlite => Backend::Sqlite(sqlite::SqliteStore::connect(url).await?),
+        };
+        Ok(Store { backend })
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        delegate!(self.ping())
+    }
+
+    /// The backend's name: `"sqlite"` (later also `"postgres"`).
+    pub fn backend_name(&self) -> &'static str {
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// Closes the connection pools, waiting for connections in use to be returned (for graceful
+    /// shutdown; clones of this store stop working too).
+    pub async fn close(&self) {
+        delegate!(self.close())
+    }
+
+    // ----- regions -----
+
+    /// Stores a new region; a duplicate id is `Conflict`.
+    pub async fn create_region(&self, region: &Region) -> Result<(), StoreError> {
+        delegate!(self.create_region(region))
+    }
+
+    /// A region by id.
+    pub async fn region(&self, id: &RegionId) -> Result<Option<Region>, StoreError> {
+        delegate!(self.region(id))
+    }
+
+    /// All regions, by id.
+    pub async fn regions(&self) -> Result<Vec<Region>, StoreError> {
+        delegate!(self.regions())
+    }
+
+    // ----- contractors -----
+
+    /// Stores a new contractor; a duplicate id or an unknown region is `Conflict`.
+    pub async fn create_contractor(&self, c: &Contractor) -> Result<(), StoreError> {
+        delegate!(self.create_contractor(c))
+    }
+
+    /// Replaces a contractor (all fields, time off included); `false` when there is none with
+    /// that id.
+    pub async fn update_contractor(&self, c: &Contractor) -> Result<bool, StoreError> {
+        delegate!(self.update_contractor(c))
+    }
+
+    /// A contractor by id.
+    pub async fn contractor(&self, id: ContractorId) -> Result<Option<Contractor>, StoreError> {
+        delegate!(self.contractor(id))
+    }
+
+    /// Every contractor of a region (active or not), by id: the input of `RegionIndex::build`.
+    pub async fn contractors_in_region(
+        &self,
+        region: &RegionId,
+    ) -> Result<Vec<Contractor>, StoreError> {
+        delegate!(self.contractors_in_region(region))
+    }
+
+    /// One page of contractors, of one region or of all, ordered by name then id.
+    pub async fn list_contractors(
+        &self,
+        region: Option<&RegionId>,
+        page: PageRequest,
+    ) -> Result<Page<Contractor>, StoreError> {
+        delegate!(self.list_contractors(region, page))
+    }
+
+    /// Appends a period of time off to a contractor and returns the updated contractor; `None`
+    /// when there is no such contractor.
+    pub async fn add_time_off(
+        &self,
+        id: ContractorId,
+        time_off: &TimeOff,
+    ) -> Result<Option<Contractor>, StoreError> {
+        delegate!(self.add_time_off(id, time_off))
+    }
+
+    // ----- jobs -----
+
+    /// Stores a new job; a duplicate id or an unknown region is `Conflict`.
+    pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
+        delegate!(self.create_job(job))
+    }
+
+    /// A job by id.
+    pub async fn job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        delegate!(self.job(id))
+    }
+
+    /// One page of a region's jobs, optionally of one status, ordered by window start then id.
+    pub async fn list_jobs(
+        &self,
+        region: &RegionId,
+        status: Option<JobStatus>,
+        page: PageRequest,
+    ) -> Result<Page<Job>, StoreError> {
+        delegate!(self.list_jobs(region, status, page))
+    }
+
+    /// Cancels an open or assigned job; an assigned job's live assignment ends with it, in the
+    /// same transaction. `None` when there is no such job; completed or cancelled is `Conflict`.
+    pub async fn cancel_job(&self, id: JobId) -> Result<Option<Job>, StoreError> {
+        delegate!(self.cancel_job(id))
+    }
+
+    // ----- assignments -----
+
+    /// Inserts the assignment, sets the job to `assigned`, records `decision` on the audit
+    /// record `assignment.audit_id`, and appends `events` to the outbox — all in one write
+    /// transaction, or nothing.
+    ///
+    /// The invariants are checked inside that transaction, which writers take one at a time:
+    /// the job must exist and be open, with no live assignment (also a unique index), and the
+    /// contractor must have no live assignment overlapping `[start, end)`. A refusal is
+    /// `StoreError::Assignment(..)`; `decision` must name this assignment and contractor
+    /// (else `Invalid`).
+    pub async fn create_assignment(
+        &self,
+        assignment: &Assignment,
+        decision: &Decision,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        delegate!(self.create_assignment(assignment, decision, events))
+    }
+
+    /// A live assignment by id (an ended one is `None`).
+    pub async fn assignment(&self, id: AssignmentId) -> Result<Option<Assignment>, StoreError> {
+        delegate!(self.assignment(id))
+    }
+
+    /// The live assignment of a job, if it has one.
+    pub async fn job_assignment(&self, job: JobId) -> Result<Option<Assignment>, StoreError> {
+        delegate!(self.job_assignment(job))
+    }
+
+    /// Unassigns: the assignment stops being live (kept as history), the job returns to `open`,
+    /// and `events` are appended, in one transaction. `None` when there is no such live
+    /// assignment (and then no event is appended).
+    pub async fn delete_assignment(
+        &self,
+        id: AssignmentId,
+        events: &[NewOutboxEvent],
+    ) -> Result<Option<Assignment>, StoreError> {
+        delegate!(self.delete_assignment(id, events))
+    }
+
+    /// A contractor's live assignments overlapping `[from, to)`, ordered by start.
+    pub async fn contractor_assignments(
+        &self,
+        id: ContractorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        delegate!(self.contractor_assignments(id, from, to))
+    }
+
+    /// Live bookings of a region's contractors overlapping `[from, to)`, with each job's
+    /// location: the bookings input of `RegionIndex::build`. Ordered by contractor, then start.
+    pub async fn region_bookings(
+        &self,
+        region: &RegionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Booking>, StoreError> {
+        delegate!(self.region_bookings(region, from, to))
+    }
+
+    // ----- recommendations and audit records -----
+
+    /// Stores a new recommendation request (normally `pending`); a duplicate request id is
+    /// `Conflict`.
+    pub async fn create_recommendation(
+        &self,
+        rec: &RecommendationRecord,
+    ) -> Result<(), StoreError> {
+        delegate!(self.create_recommendation(rec))
+    }
+
+    /// A recommendation by request id.
+    pub async fn recommendation(
+        &self,
+        request_id: RequestId,
+    ) -> Result<Option<RecommendationRecord>, StoreError> {
+        delegate!(self.recommendation(request_id))
+    }
+
+    /// Stores the finished recommendation (replacing the pending one, or inserting it), its
+    /// audit record, and `events`, in one transaction.
+    pub async fn complete_recommendation(
+        &self,
+        rec: &RecommendationRecord,
+        audit: &AuditRecord,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        delegate!(self.complete_recommendation(rec, audit, events))
+    }
+
+    /// Marks a recommendation failed with `error`. Nothing happens when there is no such
+    /// request.
+    pub async fn fail_recommendation(
+        &self,
+        request_id: RequestId,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        delegate!(self.fail_recommendation(request_id, error))
+    }
+
+    /// Stores an audit record on its own (a manual assignment without a recommendation still
+    /// gets one); a duplicate id is `Conflict`.
+    pub async fn create_audit(&self, audit: &AuditRecord) -> Result<(), StoreError> {
+        delegate!(self.create_audit(audit))
+    }
+
+    /// An audit record by id, with its decision if one was made.
+    pub async fn audit(&self, id: AuditId) -> Result<Option<AuditRecord>, StoreError> {
+        delegate!(self.audit(id))
+    }
+
+    // ----- scoring configuration -----
+
+    /// The current (highest-version) scoring configuration.
+    pub async fn current_config(&self) -> Result<ScoringConfig, StoreError> {
+        delegate!(self.current_config())
+    }
+
+    /// A scoring configuration by version, as it was.
+    pub async fn config_version(&self, version: u32) -> Result<Option<ScoringConfig>, StoreError> {
+        delegate!(self.config_version(version))
+    }
+
+    /// Stores `new` as version `expected + 1` if `expected` is the current version; otherwise
+    /// `StaleVersion { current }`. Returns the stored configuration.
+    pub async fn replace_config(
+        &self,
+        expected: u32,
+        new: &NewScoringConfig,
+    ) -> Result<ScoringConfig, StoreError> {
+        delegate!(self.replace_config(expected, new))
+    }
+
+    // ----- idempotency keys -----
+
+    /// Claims `(scope, key)` for a request whose body hashes to `request_hash`; see
+    /// [`IdempotencyBegin`]. A claim older than [`IDEMPOTENCY_IN_PROGRESS_TIMEOUT`] that was never
+    /// finished is taken over (`Started`).
+    pub async fn idempotency_begin(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+    ) -> Result<IdempotencyBegin, StoreError> {
+        delegate!(self.idempotency_begin(scope, key, request_hash))
+    }
+
+    /// Records the answer to replay for `(scope, key)`.
+    pub async fn idempotency_finish(
+        &self,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), StoreError> {
+        delegate!(self.idempotency_finish(scope, key, status, body))
+    }
+
+    /// Forgets an unfinished claim of `(scope, key)`: the first attempt failed without an answer
+    /// worth replaying, so a retry runs afresh.
+    pub async fn idempotency_abandon(&self, scope: &str, key: &str) -> Result<(), StoreError> {
+        delegate!(self.idempotency_abandon(scope, key))
+    }
+
+    // ----- outbox -----
+
+    /// Up to `limit` events not yet marked sent, oldest (lowest sequence) first.
+    pub async fn pending_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
+        delegate!(self.pending_events(limit))
+    }
+
+    /// Marks events as relayed; unknown or already-sent sequences are ignored.
+    pub async fn mark_events_sent(&self, sequences: &[i64]) -> Result<(), StoreError> {
+        delegate!(self.mark_events_sent(sequences))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_schemes_choose_the_backend() {
+        assert_eq!(
+            BackendKind::from_url("sqlite://x.db").ok(),
+            Some(BackendKind::Sqlite)
+        );
+        assert_eq!(
+            BackendKind::from_url("sqlite:x.db").ok(),
+            Some(BackendKind::Sqlite)
+        );
+        assert_eq!(
+            BackendKind::from_url("sqlite::memory:").ok(),
+            Some(BackendKind::Sqlite)
+        );
+        assert_eq!(
+            BackendKind::from_url("SQLITE:///tmp/a.db?mode=rwc").ok(),
+            Some(BackendKind::Sqlite)
+        );
+        assert!(matches!(
+            BackendKind::from_url("postgres://u:p@h/db"),
+            Err(StoreError::Unsupported(_))
+        ));
+        assert!(matches!(
+            BackendKind::from_url("postgresql://h/db"),
+            Err(StoreError::Unsupported(_))
+        ));
+        for bad in [
+            "sqlite:",
+            "sqlite://",
+            "sqlite://?mode=rwc",
+            "dispatch.db",
+            "mysql://u:secret@h/db",
+            "",
+        ] {
+            match BackendKind::from_url(bad) {
+                Err(StoreError::InvalidUrl(msg)) => {
+                    assert!(msg.contains("sqlite://PATH"), "{msg}");
+                    assert!(!msg.contains("secret"), "{msg}");
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+    }
+}

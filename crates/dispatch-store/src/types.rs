@@ -1,0 +1,331 @@
+//! The store's own types: paging, the outbox, recommendation and audit documents, idempotency
+//! states. Domain entities come from `dispatch-core`; these are what only persistence needs (or
+//! what the HTTP API shows exactly as stored).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use dispatch_core::{
+    AssignmentId, AssignmentSource, AuditId, Candidate, ContractorId, Exclusion, Job, JobId,
+    RegionId,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Identifies a recommendation request (`POST /api/v1/recommendations` answers with it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RequestId(pub Uuid);
+
+impl RequestId {
+    /// Wraps a UUID made by the caller.
+    pub const fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The wrapped UUID.
+    pub const fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+
+    /// An id from the 128 bits of a number; handy in tests.
+    pub const fn from_u128(bits: u128) -> Self {
+        Self(Uuid::from_u128(bits))
+    }
+}
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Lower-case, hyphenated: the SPEC §2 form.
+        fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl FromStr for RequestId {
+    type Err = uuid::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Uuid::parse_str(s).map(Self)
+    }
+}
+
+impl From<Uuid> for RequestId {
+    fn from(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+}
+
+/// The page size used when the caller does not give one.
+pub const DEFAULT_PAGE_LIMIT: u32 = 50;
+/// The largest page size; larger requests are clamped to it.
+pub const MAX_PAGE_LIMIT: u32 = 200;
+
+/// Which page of a list to return: at most `limit` items after `cursor`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct PageRequest {
+    /// Page size, 1…=200 (clamped into that range by the store); default 50.
+    pub limit: u32,
+    /// The `nextCursor` of the previous page; `None` for the first page.
+    pub cursor: Option<String>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            limit: DEFAULT_PAGE_LIMIT,
+            cursor: None,
+        }
+    }
+}
+
+impl PageRequest {
+    /// The first page with `limit` items.
+    pub fn first(limit: u32) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+
+    /// The page after `cursor`, with `limit` items.
+    pub fn after(limit: u32, cursor: impl Into<String>) -> Self {
+        Self {
+            limit,
+            cursor: Some(cursor.into()),
+        }
+    }
+
+    /// The limit the store applies: `limit` clamped to 1…=200.
+    pub fn effective_limit(&self) -> u32 {
+        self.limit.clamp(1, MAX_PAGE_LIMIT)
+    }
+}
+
+/// One page of a list: `{"items":[…],"nextCursor":"…"|null}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// Pass this back to get the next page; `None` on the last page. Opaque and URL-safe.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
+/// An event to append to the outbox, in the transaction of the change it reports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewOutboxEvent {
+    /// The hub channels (SignalR groups) to send it on, e.g. `/dispatch/west`.
+    pub channels: Vec<String>,
+    /// The hub method the clients receive, the event's `type` (e.g. `JobAssigned`).
+    pub target: String,
+    /// The single argument: the event payload.
+    pub payload: serde_json::Value,
+}
+
+impl NewOutboxEvent {
+    /// An event for `channels` with `target` and `payload`.
+    pub fn new(
+        channels: impl IntoIterator<Item = impl Into<String>>,
+        target: impl Into<String>,
+        payload: serde_json::Value,
+    ) -> Self {
+        Self {
+            channels: channels.into_iter().map(Into::into).collect(),
+            target: target.into(),
+            payload,
+        }
+    }
+}
+
+/// An event stored in the outbox, not yet (or already) relayed to the hub.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEvent {
+    /// Position in the outbox; increases with every event appended.
+    pub sequence: i64,
+    /// The hub channels to send it on.
+    pub channels: Vec<String>,
+    /// The hub method the clients receive.
+    pub target: String,
+    /// The event payload.
+    pub payload: serde_json::Value,
+    /// When it was appended.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a recommendation request is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecommendationStatus {
+    /// Accepted, the engine has not finished.
+    Pending,
+    /// Computed; candidates and exclusions are filled in.
+    Ready,
+    /// The engine failed; `error` says why.
+    Failed,
+}
+
+impl RecommendationStatus {
+    /// The wire and column form: `pending`, `ready`, `failed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// A recommendation as `GET /api/v1/recommendations/{requestId}` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecommendationRecord {
+    /// The request.
+    pub request_id: RequestId,
+    /// The job recommended for.
+    pub job_id: JobId,
+    /// The job's region.
+    pub region: RegionId,
+    /// Pending, ready or failed.
+    pub status: RecommendationStatus,
+    /// How many candidates were asked for.
+    pub limit: u32,
+    /// Whether the top candidate is assigned automatically.
+    pub auto_assign: bool,
+    /// Who asked (the token's `sub`).
+    pub requested_by: String,
+    /// When it was asked.
+    pub requested_at: DateTime<Utc>,
+    /// The scoring configuration version used, once ready.
+    pub config_version: Option<u32>,
+    /// When the engine produced it, once ready.
+    pub generated_at: Option<DateTime<Utc>>,
+    /// The audit record of the result, once ready.
+    pub audit_id: Option<AuditId>,
+    /// Candidates in rank order.
+    pub candidates: Vec<Candidate>,
+    /// Excluded contractors with reasons.
+    pub excluded: Vec<Exclusion>,
+    /// Why it failed, when failed.
+    pub error: Option<String>,
+}
+
+/// The audit record of a recommendation or of a manual decision (SPEC §4 "Audit record").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditRecord {
+    /// Id.
+    pub audit_id: AuditId,
+    /// The recommendation request behind it; `None` for a manual assignment without one.
+    pub request_id: Option<RequestId>,
+    /// The job's region.
+    pub region: RegionId,
+    /// The job as it was when recommended for (or assigned).
+    pub job: Job,
+    /// The scoring configuration version in force.
+    pub config_version: u32,
+    /// Who asked.
+    pub requested_by: String,
+    /// When the record was made.
+    pub created_at: DateTime<Utc>,
+    /// Every candidate considered, best first, with breakdown and proposed slot.
+    pub candidates: Vec<Candidate>,
+    /// Every contractor excluded, with the reason.
+    pub excluded: Vec<Exclusion>,
+    /// How many contractors were evaluated.
+    pub evaluated: usize,
+    /// The decision, once one is made.
+    pub decision: Option<Decision>,
+}
+
+/// Which contractor was assigned from an audit record, by whom and at which rank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// The contractor assigned.
+    pub contractor_id: ContractorId,
+    /// The assignment made.
+    pub assignment_id: AssignmentId,
+    /// Who decided (the token's `sub`, or the service for `auto`).
+    pub decided_by: String,
+    /// Auto or manual.
+    pub source: AssignmentSource,
+    /// The contractor's rank among the candidates; `None` when it was not among them.
+    pub rank: Option<u32>,
+    /// When.
+    pub decided_at: DateTime<Utc>,
+}
+
+/// The outcome of claiming an idempotency key ([`crate::Store::idempotency_begin`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// First use of the key: run the request, then `idempotency_finish` (or `_abandon`).
+    Started,
+    /// The request ran before with the same body: answer with this status and body again.
+    Replay {
+        /// The HTTP status of the first answer.
+        status: u16,
+        /// The body of the first answer.
+        body: Vec<u8>,
+    },
+    /// The key was used before with a different body (HTTP 422 per the IETF draft).
+    Mismatch,
+    /// The first request with this key is still running (HTTP 409).
+    InProgress,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_is_items_and_next_cursor() {
+        let page = Page {
+            items: vec![1, 2],
+            next_cursor: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&page).expect("serialize"),
+            serde_json::json!({"items": [1, 2], "nextCursor": null})
+        );
+        assert_eq!(page.map(|n| n * 10).items, vec![10, 20]);
+    }
+
+    #[test]
+    fn request_id_is_a_lower_case_uuid() {
+        let id = RequestId::from_u128(0xABCD);
+        assert_eq!(id.to_string(), "00000000-0000-0000-0000-00000000abcd");
+        assert_eq!(
+            serde_json::to_value(id).expect("serialize"),
+            "00000000-0000-0000-0000-00000000abcd"
+        );
+        assert_eq!(
+            "00000000-0000-0000-0000-00000000ABCD"
+                .parse::<RequestId>()
+                .ok(),
+            Some(id)
+        );
+    }
+
+    #[test]
+    fn page_request_clamps_and_defaults() {
+        assert_eq!(PageRequest::default().effective_limit(), 50);
+        assert_eq!(PageRequest::first(0).effective_limit(), 1);
+        assert_eq!(PageRequest::first(10_000).effective_limit(), 200);
+        let from_query: PageRequest = serde_json::from_str(r#"{"cursor":"abc"}"#).expect("parse");
+        assert_eq!(from_query, PageRequest::after(50, "abc"));
+    }
+}
