@@ -1145,3 +1145,74 @@ impl Draft {
 fn round_to(x: f64, scale: f64) -> f64 {
     (x * scale).round() / scale
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_round_trips_with_code_and_message() {
+        let reasons = [
+            ExclusionReason::Inactive,
+            ExclusionReason::WrongRegion {
+                region: Some("east".into()),
+            },
+            ExclusionReason::WrongRegion { region: None },
+            ExclusionReason::MissingSkill {
+                skill: "hvac".into(),
+                required_level: 3,
+                actual_level: None,
+            },
+            ExclusionReason::TooFar {
+                distance_km: 51.2,
+                max_km: 40.0,
+            },
+            ExclusionReason::NoSlot {
+                cause: NoSlotCause::Busy,
+            },
+            ExclusionReason::NoSlot {
+                cause: NoSlotCause::NoWorkingHours,
+            },
+            ExclusionReason::MaxJobsPerDay {
+                max_jobs_per_day: 6,
+            },
+        ];
+        for reason in reasons {
+            let e = Exclusion {
+                contractor_id: ContractorId::from_u128(7),
+                reason,
+            };
+            let json = serde_json::to_value(&e).expect("serialize");
+            assert_eq!(json["reason"], e.reason.code());
+            assert_eq!(json["message"], e.message());
+            assert!(e.message().ends_with('.'), "{}", e.message());
+            let back: Exclusion = serde_json::from_value(json).expect("deserialize");
+            assert_eq!(back, e);
+        }
+    }
+
+    #[test]
+    fn wire_examples() {
+        let e = Exclusion {
+            contractor_id: ContractorId::from_u128(7),
+            reason: ExclusionReason::NoSlot {
+                cause: NoSlotCause::Busy,
+            },
+        };
+        let json = serde_json::to_string(&e).expect("serialize");
+        assert!(
+            json.starts_with(
+                r#"{"contractorId":"00000000-0000-0000-0000-000000000007","reason":"noSlot","cause":"busy","message":""#
+            ),
+            "{json}"
+        );
+        let e = Exclusion {
+            contractor_id: ContractorId::from_u128(7),
+            reason: ExclusionReason::Inactive,
+        };
+        assert_eq!(
+            serde_json::to_string(&e).expect("serialize"),
+            r#"{"contractorId":"00000000-0000-0000-0000-000000000007","reason":"inactive","message":"The contractor is marked inactive."}"#
+        );
+    }
+}

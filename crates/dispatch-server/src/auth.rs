@@ -110,7 +110,8 @@ impl JwtKeys {
 
     /// Verifies a token and returns its claims.
     pub fn verify(&self, token: &str) -> Result<Claims, TokenError> {
-        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
+        let claims =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)?.claims;
         let consistent = match claims.role {
             Role::Admin => true,
             Role::Dispatcher => !claims.regions.is_empty(),
@@ -210,7 +211,13 @@ mod tests {
     fn tokens_round_trip_and_other_secrets_fail() {
         let keys = JwtKeys::new(b"secret");
         let token = keys
-            .mint_for("ana", Role::Dispatcher, vec![RegionId::new("west")], None, 1)
+            .mint_for(
+                "ana",
+                Role::Dispatcher,
+                vec![RegionId::new("west")],
+                None,
+                1,
+            )
             .expect("mint");
         let claims = keys.verify(&token).expect("verify");
         assert!(claims.can_dispatch(&RegionId::new("west")));
@@ -228,6 +235,9 @@ mod tests {
         let no_regions = keys
             .mint_for("ana", Role::Dispatcher, vec![], None, 1)
             .expect("mint");
-        assert!(matches!(keys.verify(&no_regions), Err(TokenError::Inconsistent)));
+        assert!(matches!(
+            keys.verify(&no_regions),
+            Err(TokenError::Inconsistent)
+        ));
     }
 }

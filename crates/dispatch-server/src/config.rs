@@ -35,7 +35,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://…`.
-    #[arg(long, env = "DISPATCH_DATABASE_URL", default_value = "sqlite://dispatch.db")]
+    #[arg(
+        long,
+        env = "DISPATCH_DATABASE_URL",
+        default_value = "sqlite://dispatch.db"
+    )]
     pub database_url: String,
     /// HS256 secret for bearer tokens. Unset: development mode with a fixed, public secret.
     #[arg(long, env = "DISPATCH_JWT_SECRET", hide_env_values = true)]
@@ -67,6 +71,14 @@ pub struct ServeArgs {
     /// Recommendations computed at once.
     #[arg(long, env = "DISPATCH_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Keep committed events in the outbox without sending them (maintenance, crash drills);
+    /// a later run without it sends them.
+    #[arg(long, env = "DISPATCH_HOLD_EVENTS")]
+    pub hold_events: bool,
+    /// Milliseconds to wait before sending events an earlier run left pending, so reconnecting
+    /// clients hear them.
+    #[arg(long, env = "DISPATCH_RELAY_START_DELAY_MS", default_value_t = 3000)]
+    pub relay_start_delay_ms: u64,
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use dispatch_core::synth::{RegionPreset, SynthConfig, generate};
-use dispatch_core::{AuditId, AssignmentSource};
+use dispatch_core::{AssignmentSource, AuditId};
 use dispatch_store::{AuditRecord, Decision, Store, StoreError};
 use uuid::Uuid;
 
@@ -32,7 +32,11 @@ pub async fn load(
         return Ok(summary);
     }
     for (offset, preset) in RegionPreset::ALL.into_iter().enumerate() {
-        let mut config = SynthConfig::new(seed.wrapping_add(offset as u64), contractors_per_region, now);
+        let mut config = SynthConfig::new(
+            seed.wrapping_add(offset as u64),
+            contractors_per_region,
+            now,
+        );
         config.region = preset;
         config.days = 7;
         config.open_jobs = 40;

@@ -147,12 +147,7 @@ impl IntoResponse for ApiError {
             field,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (
-            status,
-            [(CONTENT_TYPE, "application/problem+json")],
-            body,
-        )
-            .into_response()
+        (status, [(CONTENT_TYPE, "application/problem+json")], body).into_response()
     }
 }
 
@@ -173,19 +168,24 @@ impl From<StoreError> for ApiError {
                 AssignmentConflict::JobNotOpen => {
                     Self::conflict("job-not-open", "the job is not open for assignment")
                 }
-                AssignmentConflict::JobAlreadyAssigned => {
-                    Self::conflict("job-already-assigned", "the job already has a live assignment")
-                }
+                AssignmentConflict::JobAlreadyAssigned => Self::conflict(
+                    "job-already-assigned",
+                    "the job already has a live assignment",
+                ),
                 AssignmentConflict::ContractorBusy { conflicting } => Self::conflict(
                     "contractor-busy",
-                    format!("the contractor is already booked at that time (assignment {conflicting})"),
+                    format!(
+                        "the contractor is already booked at that time (assignment {conflicting})"
+                    ),
                 ),
             },
             StoreError::StaleVersion { current } => Self::conflict(
                 "stale-version",
                 format!("the configuration changed meanwhile; the current version is {current}"),
             ),
-            StoreError::InvalidCursor => Self::validation("cursor", "the cursor is not one this service issued"),
+            StoreError::InvalidCursor => {
+                Self::validation("cursor", "the cursor is not one this service issued")
+            }
             error if error.is_retryable() => {
                 Self::Unavailable("the database is busy; retry shortly".to_owned())
             }

@@ -75,12 +75,20 @@ fn field_of(path: &str, message: &str) -> String {
             && let Some(name) = rest.split('`').next()
         {
             if parent.is_empty() || parent.ends_with(name) {
-                return if parent.is_empty() { name.to_owned() } else { parent.to_owned() };
+                return if parent.is_empty() {
+                    name.to_owned()
+                } else {
+                    parent.to_owned()
+                };
             }
             return format!("{parent}.{name}");
         }
     }
-    if parent.is_empty() { "body".to_owned() } else { parent.to_owned() }
+    if parent.is_empty() {
+        "body".to_owned()
+    } else {
+        parent.to_owned()
+    }
 }
 
 /// Query parameters whose failures are 422 naming the parameter.
@@ -96,11 +104,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| {
                 let text = rejection.body_text();
-                let field = text
-                    .split('`')
-                    .nth(1)
-                    .unwrap_or("query")
-                    .to_owned();
+                let field = text.split('`').nth(1).unwrap_or("query").to_owned();
                 ApiError::validation(field, text)
             })
     }
@@ -136,8 +140,14 @@ mod tests {
     fn names_the_field_at_fault() {
         assert_eq!(field(r#"{"inner":[]}"#), "name");
         assert_eq!(field(r#"{"name":"a","inner":[],"extra":1}"#), "extra");
-        assert_eq!(field(r#"{"name":"a","inner":[{"level":"x"}]}"#), "inner[0].level");
-        assert_eq!(field(r#"{"name":"a","inner":[{"level":1,"x":2}]}"#), "inner[0].x");
+        assert_eq!(
+            field(r#"{"name":"a","inner":[{"level":"x"}]}"#),
+            "inner[0].level"
+        );
+        assert_eq!(
+            field(r#"{"name":"a","inner":[{"level":1,"x":2}]}"#),
+            "inner[0].x"
+        );
         assert_eq!(field(r#"{"name":"a","inner":[{}]}"#), "inner[0].level");
     }
 

@@ -69,16 +69,22 @@ pub fn dispatch_hub(keys: Arc<JwtKeys>, options: HubOptions) -> Hub {
                 .map_err(|error| AuthError::new(error.to_string()))?;
             Ok(Principal::user(claims.sub.clone()).with_claims(claims))
         })
-        .method("Subscribe", |caller: Caller, (channel,): (String,)| async move {
-            authorize(claims(&caller)?, &channel)?;
-            caller.join_group(&channel);
-            Ok::<_, HubError>(())
-        })
-        .method("Unsubscribe", |caller: Caller, (channel,): (String,)| async move {
-            authorize(claims(&caller)?, &channel)?;
-            caller.leave_group(&channel);
-            Ok::<_, HubError>(())
-        })
+        .method(
+            "Subscribe",
+            |caller: Caller, (channel,): (String,)| async move {
+                authorize(claims(&caller)?, &channel)?;
+                caller.join_group(&channel);
+                Ok::<_, HubError>(())
+            },
+        )
+        .method(
+            "Unsubscribe",
+            |caller: Caller, (channel,): (String,)| async move {
+                authorize(claims(&caller)?, &channel)?;
+                caller.leave_group(&channel);
+                Ok::<_, HubError>(())
+            },
+        )
         .build()
 }
 
@@ -111,7 +117,13 @@ mod tests {
         assert!(authorize(&contractor, &format!("/contractor/{other}")).is_err());
         assert!(authorize(&contractor, "/dispatch/west").is_err());
         assert!(authorize(&admin, "/dispatch/anything").is_ok());
-        for bad in ["", "/dispatch/", "/dispatch/West", "/contractor/nope", "/other/west"] {
+        for bad in [
+            "",
+            "/dispatch/",
+            "/dispatch/West",
+            "/contractor/nope",
+            "/other/west",
+        ] {
             let error = authorize(&admin, bad).expect_err(bad);
             assert!(error.message().starts_with("Forbidden"), "{bad}");
         }

@@ -75,7 +75,9 @@ pub async fn idempotency(State(state): State<AppState>, request: Request, next: 
         Err(error) => return ApiError::from(error).into_response(),
     }
 
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let status = response.status();
     // Server-side failures are not answers worth replaying: let the client retry for real.
     if status.is_server_error() {

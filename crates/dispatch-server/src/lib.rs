@@ -35,10 +35,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use dispatch_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use signalr_hub::{Hub, HubOptions};
@@ -98,6 +98,27 @@ pub fn app(state: AppState, hub: &Hub) -> Router {
         .layer(middleware::from_fn(observe))
 }
 
+/// How the background tasks run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Recommendations computed at once.
+    pub workers: usize,
+    /// Keep committed events in the outbox instead of sending them.
+    pub hold_events: bool,
+    /// Wait before sending events left pending by an earlier run.
+    pub relay_start_delay: std::time::Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            workers: 2,
+            hold_events: false,
+            relay_start_delay: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
 /// A running service's parts that background tasks need.
 pub struct Service {
     /// The router to serve.
@@ -134,7 +155,7 @@ impl Service {
     pub async fn run(
         self,
         listener: TcpListener,
-        workers: usize,
+        options: RunOptions,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let Service {
@@ -143,20 +164,30 @@ impl Service {
             queue_rx,
         } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let worker = tokio::spawn(worker::run(state.clone(), queue_rx, workers));
-        let relay = tokio::spawn(relay::run(
-            state.store.clone(),
-            state.hub.clone(),
-            Arc::clone(&state.relay),
-            stopped(stop_rx.clone()),
-        ));
+        let worker = tokio::spawn(worker::run(state.clone(), queue_rx, options.workers));
+        let relay = if options.hold_events {
+            tracing::warn!(
+                "holding events: committed events stay in the outbox until a restart without --hold-events"
+            );
+            None
+        } else {
+            Some(tokio::spawn(relay::run(
+                state.store.clone(),
+                state.hub.clone(),
+                Arc::clone(&state.relay),
+                options.relay_start_delay,
+                stopped(stop_rx.clone()),
+            )))
+        };
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server failed")?;
         let _ = stop_tx.send(true);
         worker.abort();
-        let _ = relay.await;
+        if let Some(relay) = relay {
+            let _ = relay.await;
+        }
         Ok(())
     }
 }

@@ -6,7 +6,7 @@ use clap::Parser as _;
 use dispatch_core::RegionId;
 use dispatch_server::auth::{JwtKeys, Role};
 use dispatch_server::config::{Cli, Command};
-use dispatch_server::{Service, demo};
+use dispatch_server::{RunOptions, Service, demo};
 use dispatch_store::Store;
 use signalr_hub::HubOptions;
 
@@ -33,22 +33,44 @@ async fn main() -> anyhow::Result<()> {
             }
             let store = Store::connect(&args.common.database_url)
                 .await
-                .with_context(|| format!("cannot open the database {}", redact(&args.common.database_url)))?;
+                .with_context(|| {
+                    format!(
+                        "cannot open the database {}",
+                        redact(&args.common.database_url)
+                    )
+                })?;
             if args.demo {
-                let summary = demo::load(&store, 7, 150, Utc::now()).await.context("loading demo data")?;
+                let summary = demo::load(&store, 7, 150, Utc::now())
+                    .await
+                    .context("loading demo data")?;
                 tracing::info!(?summary, "demo data");
             }
             let listener = tokio::net::TcpListener::bind(args.addr)
                 .await
                 .with_context(|| format!("cannot listen on {}", args.addr))?;
             tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
-            let service = Service::new(store, JwtKeys::new(&secret), dev_mode, HubOptions::default());
-            service.run(listener, args.workers, shutdown_signal()).await
+            let service = Service::new(
+                store,
+                JwtKeys::new(&secret),
+                dev_mode,
+                HubOptions::default(),
+            );
+            let options = RunOptions {
+                workers: args.workers,
+                hold_events: args.hold_events,
+                relay_start_delay: std::time::Duration::from_millis(args.relay_start_delay_ms),
+            };
+            service.run(listener, options, shutdown_signal()).await
         }
         Command::Demo(args) => {
             let store = Store::connect(&args.common.database_url)
                 .await
-                .with_context(|| format!("cannot open the database {}", redact(&args.common.database_url)))?;
+                .with_context(|| {
+                    format!(
+                        "cannot open the database {}",
+                        redact(&args.common.database_url)
+                    )
+                })?;
             let summary = demo::load(&store, args.seed, args.contractors, Utc::now())
                 .await
                 .context("loading demo data")?;
@@ -80,7 +102,9 @@ async fn main() -> anyhow::Result<()> {
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://…@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }

@@ -18,13 +18,32 @@ use tokio::sync::Notify;
 const BATCH: u32 = 256;
 
 /// Sends pending events until `shutdown` resolves.
+///
+/// Events still pending at start-up were committed by an earlier run that died before sending
+/// them; their subscribers are reconnecting right now (the official clients retry at once, then
+/// after 2 s). Waiting `start_delay` before that first pass lets them be there to hear it.
 pub async fn run(
     store: Store,
     hub: HubHandle,
     ring: Arc<Notify>,
+    start_delay: Duration,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
+    match store.pending_events(1).await {
+        Ok(backlog) if !backlog.is_empty() && !start_delay.is_zero() => {
+            tracing::info!(
+                ?start_delay,
+                "events from an earlier run are pending; sending them shortly"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(start_delay) => {}
+                () = &mut shutdown => return,
+            }
+        }
+        Ok(_) => {}
+        Err(error) => tracing::warn!(%error, "cannot read the outbox at start-up"),
+    }
     loop {
         match relay_once(&store, &hub).await {
             // A full batch means there may be more: go again at once.
@@ -41,7 +60,10 @@ pub async fn run(
 }
 
 /// Sends one batch of pending events; returns how many were sent.
-pub async fn relay_once(store: &Store, hub: &HubHandle) -> Result<usize, dispatch_store::StoreError> {
+pub async fn relay_once(
+    store: &Store,
+    hub: &HubHandle,
+) -> Result<usize, dispatch_store::StoreError> {
     let events = store.pending_events(BATCH).await?;
     if events.is_empty() {
         return Ok(0);
@@ -54,7 +76,9 @@ pub async fn relay_once(store: &Store, hub: &HubHandle) -> Result<usize, dispatc
                     hub.send_to_group(channel, &event.target, vec![payload.clone()]);
                 }
             }
-            Err(error) => tracing::error!(%error, sequence = event.sequence, "event payload cannot be sent; dropping it"),
+            Err(error) => {
+                tracing::error!(%error, sequence = event.sequence, "event payload cannot be sent; dropping it")
+            }
         }
         sent.push(event.sequence);
     }

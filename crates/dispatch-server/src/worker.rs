@@ -8,9 +8,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use dispatch_core::{
-    Assignment, AssignmentId, AssignmentSource, AuditId, Job, recommend,
-};
+use dispatch_core::{Assignment, AssignmentId, AssignmentSource, AuditId, Job, recommend};
 use dispatch_store::{
     AssignmentConflict, AuditRecord, Decision, RecommendationRecord, RecommendationStatus,
     RequestId, StoreError,
@@ -38,14 +36,21 @@ pub async fn run(state: AppState, mut queue: mpsc::Receiver<RequestId>, workers:
             let started = std::time::Instant::now();
             if let Err(error) = process(&state, request_id).await {
                 tracing::warn!(%request_id, %error, "recommendation failed");
-                metrics::counter!("dispatch_recommendations_total", "outcome" => "failed").increment(1);
-                if let Err(error) = state.store.fail_recommendation(request_id, &error.to_string()).await {
+                metrics::counter!("dispatch_recommendations_total", "outcome" => "failed")
+                    .increment(1);
+                if let Err(error) = state
+                    .store
+                    .fail_recommendation(request_id, &error.to_string())
+                    .await
+                {
                     tracing::error!(%request_id, %error, "could not record the failure");
                 }
             } else {
-                metrics::counter!("dispatch_recommendations_total", "outcome" => "ready").increment(1);
+                metrics::counter!("dispatch_recommendations_total", "outcome" => "ready")
+                    .increment(1);
             }
-            metrics::histogram!("dispatch_recommendation_seconds").record(started.elapsed().as_secs_f64());
+            metrics::histogram!("dispatch_recommendation_seconds")
+                .record(started.elapsed().as_secs_f64());
             drop(slot);
         });
     }
@@ -57,7 +62,10 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), ApiError
         .recommendation(request_id)
         .await?
         .ok_or(ApiError::NotFound("recommendation"))?;
-    let job = store.job(record.job_id).await?.ok_or(ApiError::NotFound("job"))?;
+    let job = store
+        .job(record.job_id)
+        .await?
+        .ok_or(ApiError::NotFound("job"))?;
     let region = store
         .region(&job.region)
         .await?

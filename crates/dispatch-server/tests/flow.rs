@@ -25,10 +25,18 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     let server = start().await;
     server.region("west", "America/Los_Angeles").await;
     server.region("east", "America/New_York").await;
-    let near = server.contractor_at("west", "Ana Ruiz", 37.77, -122.42, 4).await;
-    let far = server.contractor_at("west", "Bo Chen", 37.80, -122.27, 3).await;
-    let novice = server.contractor_at("west", "Cy Novak", 37.76, -122.41, 1).await;
-    server.contractor_at("east", "Di East", 40.71, -74.0, 5).await;
+    let near = server
+        .contractor_at("west", "Ana Ruiz", 37.77, -122.42, 4)
+        .await;
+    let far = server
+        .contractor_at("west", "Bo Chen", 37.80, -122.27, 3)
+        .await;
+    let novice = server
+        .contractor_at("west", "Cy Novak", 37.76, -122.41, 1)
+        .await;
+    server
+        .contractor_at("east", "Di East", 40.71, -74.0, 5)
+        .await;
     let job = server.job("west", 37.76, -122.41, 2, 6).await;
     let job_id = job["id"].as_str().expect("job id").to_owned();
     assert_eq!(job["status"], "open");
@@ -44,16 +52,31 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
 
     let dispatcher = server.dispatcher("west");
     let asked = server
-        .call("POST", "/api/v1/recommendations", Some(&dispatcher), Some(&json!({"jobId": job_id, "limit": 5})))
+        .call(
+            "POST",
+            "/api/v1/recommendations",
+            Some(&dispatcher),
+            Some(&json!({"jobId": job_id, "limit": 5})),
+        )
         .await;
     assert_eq!(asked.status, 202, "{asked:?}");
     assert_eq!(asked.body["status"], "pending");
-    let request_id = asked.body["requestId"].as_str().expect("request id").to_owned();
+    let request_id = asked.body["requestId"]
+        .as_str()
+        .expect("request id")
+        .to_owned();
 
     let ready = west.event("RecommendationReady", WAIT).await;
     assert_eq!(
         keys(&ready),
-        set(&["type", "jobId", "requestId", "region", "configVersion", "generatedAt"])
+        set(&[
+            "type",
+            "jobId",
+            "requestId",
+            "region",
+            "configVersion",
+            "generatedAt"
+        ])
     );
     assert_eq!(ready["requestId"], request_id.as_str());
     assert_eq!(ready["jobId"], job_id.as_str());
@@ -62,7 +85,12 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     assert!(ready["generatedAt"].as_str().expect("time").ends_with('Z'));
 
     let result = server
-        .call("GET", &format!("/api/v1/recommendations/{request_id}"), Some(&dispatcher), None)
+        .call(
+            "GET",
+            &format!("/api/v1/recommendations/{request_id}"),
+            Some(&dispatcher),
+            None,
+        )
         .await;
     assert_eq!(result.status, 200);
     assert_eq!(result.body["status"], "ready");
@@ -70,7 +98,11 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     assert_eq!(candidates.len(), 2);
     let top = &candidates[0];
     assert_eq!(top["rank"], 1);
-    assert_eq!(top["contractorId"], near.as_str(), "the nearest contractor ranks first");
+    assert_eq!(
+        top["contractorId"],
+        near.as_str(),
+        "the nearest contractor ranks first"
+    );
     assert!(top["breakdown"]["travelTime"].is_number());
     let excluded = result.body["excluded"].as_array().expect("excluded");
     assert_eq!(excluded.len(), 1);
@@ -94,7 +126,17 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     let assigned = west.event("JobAssigned", WAIT).await;
     assert_eq!(
         keys(&assigned),
-        set(&["type", "jobId", "contractorId", "assignmentId", "startUtc", "endUtc", "region", "source", "auditId"])
+        set(&[
+            "type",
+            "jobId",
+            "contractorId",
+            "assignmentId",
+            "startUtc",
+            "endUtc",
+            "region",
+            "source",
+            "auditId"
+        ])
     );
     assert_eq!(assigned["assignmentId"], assignment_id.as_str());
     assert_eq!(assigned["source"], "manual");
@@ -104,11 +146,24 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     // Once each, and only where it belongs.
     assert!(west.events(QUIET).await.is_empty(), "west heard it once");
     assert!(ana.events(QUIET).await.is_empty(), "ana heard it once");
-    assert!(bo.events(QUIET).await.is_empty(), "another contractor hears nothing");
-    assert!(east.events(QUIET).await.is_empty(), "another region hears nothing");
+    assert!(
+        bo.events(QUIET).await.is_empty(),
+        "another contractor hears nothing"
+    );
+    assert!(
+        east.events(QUIET).await.is_empty(),
+        "another region hears nothing"
+    );
 
     let audit_id = assigned["auditId"].as_str().expect("audit id");
-    let audit = server.call("GET", &format!("/api/v1/audit/{audit_id}"), Some(&dispatcher), None).await;
+    let audit = server
+        .call(
+            "GET",
+            &format!("/api/v1/audit/{audit_id}"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
     assert_eq!(audit.status, 200);
     assert_eq!(audit.body["decision"]["contractorId"], near.as_str());
     assert_eq!(audit.body["decision"]["rank"], 1);
@@ -116,20 +171,46 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     assert_eq!(audit.body["configVersion"], 1);
     assert_eq!(audit.body["candidates"].as_array().map(Vec::len), Some(2));
 
-    let job = server.call("GET", &format!("/api/v1/jobs/{job_id}"), Some(&dispatcher), None).await;
+    let job = server
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
     assert_eq!(job.body["status"], "assigned");
     let from = (Utc::now() - Span::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let to = (Utc::now() + Span::days(2)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mine = server
-        .call("GET", &format!("/api/v1/contractors/{near}/assignments?from={from}&to={to}"), Some(&server.contractor(&near)), None)
+        .call(
+            "GET",
+            &format!("/api/v1/contractors/{near}/assignments?from={from}&to={to}"),
+            Some(&server.contractor(&near)),
+            None,
+        )
         .await;
     assert_eq!(mine.status, 200, "{mine:?}");
     assert_eq!(mine.body[0]["id"], assignment_id.as_str());
 
     // Unassign: the job is open again and the slot free.
-    let dropped = server.call("DELETE", &format!("/api/v1/assignments/{assignment_id}"), Some(&dispatcher), None).await;
+    let dropped = server
+        .call(
+            "DELETE",
+            &format!("/api/v1/assignments/{assignment_id}"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
     assert_eq!(dropped.status, 204);
-    let job = server.call("GET", &format!("/api/v1/jobs/{job_id}"), Some(&dispatcher), None).await;
+    let job = server
+        .call(
+            "GET",
+            &format!("/api/v1/jobs/{job_id}"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
     assert_eq!(job.body["status"], "open");
 }
 
@@ -144,7 +225,12 @@ async fn auto_assign_books_the_top_candidate() {
     west.subscribe("/dispatch/west").await;
     let dispatcher = server.dispatcher("west");
     let asked = server
-        .call("POST", "/api/v1/recommendations", Some(&dispatcher), Some(&json!({"jobId": job["id"], "autoAssign": true})))
+        .call(
+            "POST",
+            "/api/v1/recommendations",
+            Some(&dispatcher),
+            Some(&json!({"jobId": job["id"], "autoAssign": true})),
+        )
         .await;
     assert_eq!(asked.status, 202);
     west.event("RecommendationReady", WAIT).await;
@@ -152,13 +238,26 @@ async fn auto_assign_books_the_top_candidate() {
     assert_eq!(assigned["source"], "auto");
     assert_eq!(assigned["contractorId"], near.as_str());
     let audit = server
-        .call("GET", &format!("/api/v1/audit/{}", assigned["auditId"].as_str().expect("audit")), Some(&dispatcher), None)
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/audit/{}",
+                assigned["auditId"].as_str().expect("audit")
+            ),
+            Some(&dispatcher),
+            None,
+        )
         .await;
     assert_eq!(audit.body["decision"]["source"], "auto");
     assert_eq!(audit.body["decision"]["rank"], 1);
     // A second recommendation for the now assigned job is refused.
     let again = server
-        .call("POST", "/api/v1/recommendations", Some(&dispatcher), Some(&json!({"jobId": job["id"]})))
+        .call(
+            "POST",
+            "/api/v1/recommendations",
+            Some(&dispatcher),
+            Some(&json!({"jobId": job["id"]})),
+        )
         .await;
     assert_eq!(again.status, 409);
 }
@@ -167,34 +266,73 @@ async fn auto_assign_books_the_top_candidate() {
 async fn configuration_versions_need_if_match_and_stay_readable() {
     let server = start().await;
     let admin = server.admin();
-    let current = server.call("GET", "/api/v1/config", Some(&admin), None).await;
+    let current = server
+        .call("GET", "/api/v1/config", Some(&admin), None)
+        .await;
     assert_eq!(current.status, 200);
     assert_eq!(current.body["version"], 1);
     assert_eq!(current.header("etag"), Some("\"1\""));
     let mut body = current.body.clone();
     body.as_object_mut().expect("object").remove("version");
     body["weights"]["travelTime"] = json!(0.5);
-    let missing = server.call("PUT", "/api/v1/config", Some(&admin), Some(&body)).await;
+    let missing = server
+        .call("PUT", "/api/v1/config", Some(&admin), Some(&body))
+        .await;
     assert_eq!(missing.status, 428);
     let ok = server
-        .raw("PUT", "/api/v1/config", Some(&admin), &[("content-type", "application/json"), ("if-match", "\"1\"")], body.to_string().into())
+        .raw(
+            "PUT",
+            "/api/v1/config",
+            Some(&admin),
+            &[("content-type", "application/json"), ("if-match", "\"1\"")],
+            body.to_string().into(),
+        )
         .await;
     assert_eq!(ok.status, 200, "{ok:?}");
     assert_eq!(ok.body["version"], 2);
     assert_eq!(ok.header("etag"), Some("\"2\""));
     let stale = server
-        .raw("PUT", "/api/v1/config", Some(&admin), &[("content-type", "application/json"), ("if-match", "\"1\"")], body.to_string().into())
+        .raw(
+            "PUT",
+            "/api/v1/config",
+            Some(&admin),
+            &[("content-type", "application/json"), ("if-match", "\"1\"")],
+            body.to_string().into(),
+        )
         .await;
     assert_eq!(stale.status, 409);
-    let old = server.call("GET", "/api/v1/config/1", Some(&admin), None).await;
-    assert_eq!(old.body["weights"]["travelTime"], current.body["weights"]["travelTime"]);
+    let old = server
+        .call("GET", "/api/v1/config/1", Some(&admin), None)
+        .await;
+    assert_eq!(
+        old.body["weights"]["travelTime"],
+        current.body["weights"]["travelTime"]
+    );
     let dispatcher = server.dispatcher("west");
-    assert_eq!(server.call("GET", "/api/v1/config/2", Some(&dispatcher), None).await.body["weights"]["travelTime"], 0.5);
+    assert_eq!(
+        server
+            .call("GET", "/api/v1/config/2", Some(&dispatcher), None)
+            .await
+            .body["weights"]["travelTime"],
+        0.5
+    );
     let forbidden = server
-        .raw("PUT", "/api/v1/config", Some(&dispatcher), &[("content-type", "application/json"), ("if-match", "\"2\"")], body.to_string().into())
+        .raw(
+            "PUT",
+            "/api/v1/config",
+            Some(&dispatcher),
+            &[("content-type", "application/json"), ("if-match", "\"2\"")],
+            body.to_string().into(),
+        )
         .await;
     assert_eq!(forbidden.status, 403);
-    assert_eq!(server.call("GET", "/api/v1/config/9", Some(&admin), None).await.status, 404);
+    assert_eq!(
+        server
+            .call("GET", "/api/v1/config/9", Some(&admin), None)
+            .await
+            .status,
+        404
+    );
 }
 
 #[tokio::test]
@@ -204,18 +342,51 @@ async fn idempotency_keys_replay_refuse_and_change_nothing() {
     let dispatcher = server.dispatcher("west");
     let start_at = Utc::now() + Span::hours(3);
     let body = job_body("west", 37.7, -122.4, start_at, start_at + Span::hours(4));
-    let headers = [("content-type", "application/json"), ("idempotency-key", "job-1")];
-    let first = server.raw("POST", "/api/v1/jobs", Some(&dispatcher), &headers, body.to_string().into()).await;
+    let headers = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "job-1"),
+    ];
+    let first = server
+        .raw(
+            "POST",
+            "/api/v1/jobs",
+            Some(&dispatcher),
+            &headers,
+            body.to_string().into(),
+        )
+        .await;
     assert_eq!(first.status, 201);
-    let again = server.raw("POST", "/api/v1/jobs", Some(&dispatcher), &headers, body.to_string().into()).await;
+    let again = server
+        .raw(
+            "POST",
+            "/api/v1/jobs",
+            Some(&dispatcher),
+            &headers,
+            body.to_string().into(),
+        )
+        .await;
     assert_eq!(again.status, 201);
     assert_eq!(again.body, first.body, "the first answer is replayed");
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let mut other = body.clone();
     other["title"] = json!("Something else");
-    let mismatch = server.raw("POST", "/api/v1/jobs", Some(&dispatcher), &headers, other.to_string().into()).await;
+    let mismatch = server
+        .raw(
+            "POST",
+            "/api/v1/jobs",
+            Some(&dispatcher),
+            &headers,
+            other.to_string().into(),
+        )
+        .await;
     assert_eq!(mismatch.status, 422);
     assert_eq!(mismatch.body["field"], "Idempotency-Key");
-    let jobs = server.call("GET", "/api/v1/jobs?region=west", Some(&dispatcher), None).await;
-    assert_eq!(jobs.body["items"].as_array().map(Vec::len), Some(1), "one job, not two");
+    let jobs = server
+        .call("GET", "/api/v1/jobs?region=west", Some(&dispatcher), None)
+        .await;
+    assert_eq!(
+        jobs.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "one job, not two"
+    );
 }

@@ -43,6 +43,8 @@ pub(crate) struct ConnectionStart<S> {
     pub(crate) principal: Principal,
     /// Where replacement sockets arrive, when the client negotiated stateful reconnect.
     pub(crate) resume: Option<(Arc<ResumeSlot<S>>, mpsc::Receiver<S>)>,
+    /// Bytes the client POSTed before the transport opened; read before the socket's.
+    pub(crate) early_input: Vec<u8>,
 }
 
 /// The door a reconnecting client's new WebSocket comes through, kept with the token.
@@ -79,7 +81,7 @@ enum End {
 const CONNECTION_ERROR: &str = "Connection closed with an error.";
 
 /// Runs a connection from the open transport to cleanup.
-pub(crate) async fn run<S>(hub: Arc<HubShared>, start: ConnectionStart<S>, mut socket: S)
+pub(crate) async fn run<S>(hub: Arc<HubShared>, mut start: ConnectionStart<S>, mut socket: S)
 where
     S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
     <S as Sink<Message>>::Error: Display,
@@ -87,7 +89,12 @@ where
     let options = &hub.options;
     let handshake = timeout(
         options.handshake_timeout,
-        read_handshake(&mut socket, options.max_message_size, start.transport),
+        read_handshake(
+            &mut socket,
+            std::mem::take(&mut start.early_input),
+            options.max_message_size,
+            start.transport,
+        ),
     )
     .await
     .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
@@ -127,6 +134,7 @@ where
         token,
         principal,
         resume,
+        early_input: _,
     } = start;
     // Stateful reconnect needs the client to have asked at negotiate *and* to speak hub
     // protocol version 2; a version-1 client would not understand Ack and Sequence.
@@ -235,11 +243,15 @@ enum Handshake {
     Gone,
 }
 
-async fn read_handshake<S>(socket: &mut S, max_size: usize, transport: TransportKind) -> Handshake
+async fn read_handshake<S>(
+    socket: &mut S,
+    mut input: Vec<u8>,
+    max_size: usize,
+    transport: TransportKind,
+) -> Handshake
 where
     S: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
-    let mut input = Vec::new();
     loop {
         match decode_handshake_request(&input, max_size) {
             Ok(Some((request, used))) => {

@@ -34,7 +34,7 @@ use crate::http_transport::{
 };
 use crate::hub::HubShared;
 use crate::ids::{ConnectionId, ConnectionToken};
-use crate::registry::{ClaimError, TokenGuard, TokenState};
+use crate::registry::{ClaimError, EarlyInput, TokenGuard, TokenState};
 
 /// The newest negotiate protocol version this server speaks.
 const MAX_NEGOTIATE_VERSION: i64 = 1;
@@ -328,9 +328,9 @@ fn websocket(
         .max_message_size(frame_limit)
         .max_frame_size(frame_limit);
     let mut resume = None;
-    let (connection_id, token) = match token {
+    let (connection_id, token, early_input) = match token {
         // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
-        None => (ConnectionId::random(), None),
+        None => (ConnectionId::random(), None, Vec::new()),
         Some(token) => {
             // Stateful reconnect: the same token again, within the window, resumes the
             // logical connection on this new socket.
@@ -346,7 +346,7 @@ fn websocket(
             }
             let slot = resume.as_ref().map(|(slot, _)| Arc::clone(slot));
             match hub.registry.claim(&token, TokenState::WebSocket(slot)) {
-                Ok(connection_id) => (connection_id, Some(token)),
+                Ok((connection_id, early_input)) => (connection_id, Some(token), early_input),
                 Err(error) => return claim_refused(error),
             }
         }
@@ -360,6 +360,7 @@ fn websocket(
         },
         principal,
         resume,
+        early_input,
     };
     let hub = Arc::clone(hub);
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
@@ -412,11 +413,11 @@ async fn start_http_transport(
 ) -> Response {
     let (channel, socket, outgoing_rx) = HttpChannel::new(kind);
     let channel = Arc::new(channel);
-    let connection_id = match hub
+    let (connection_id, early_input) = match hub
         .registry
         .claim(&token, TokenState::Http(Arc::clone(&channel)))
     {
-        Ok(connection_id) => connection_id,
+        Ok(claimed) => claimed,
         Err(error) => return claim_refused(error),
     };
     let start = ConnectionStart {
@@ -428,6 +429,7 @@ async fn start_http_transport(
         },
         principal,
         resume: None,
+        early_input,
     };
     tokio::spawn(connection::run(Arc::clone(hub), start, socket));
     match kind {
@@ -496,17 +498,25 @@ async fn send(
     if let Err(refusal) = authenticate(&hub, &headers, &params) {
         return with_cors(refusal.into_response(), origin);
     }
+    let limit = frame_limit(&hub.options);
     let response = match param(&params, "id").map(ConnectionToken::from) {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
-        Some(token) => match hub.registry.token_state(&token) {
-            None | Some(TokenState::Negotiated) => {
+        // Before any transport: kept for the one that comes (.NET's pipe exists from
+        // negotiate on, so such a POST succeeds there too).
+        Some(token) => match hub.registry.keep_early_input(&token, &body, limit) {
+            EarlyInput::Kept => StatusCode::OK.into_response(),
+            EarlyInput::TooLarge => plain(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "Too much data sent before the transport started",
+            ),
+            EarlyInput::NotWaiting(None | Some(TokenState::Negotiated)) => {
                 plain(StatusCode::NOT_FOUND, "No Connection with that ID")
             }
-            Some(TokenState::WebSocket(_)) => plain(
+            EarlyInput::NotWaiting(Some(TokenState::WebSocket(_))) => plain(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "POST requests are not allowed for WebSocket connections.",
             ),
-            Some(TokenState::Http(channel)) => match channel.send(body).await {
+            EarlyInput::NotWaiting(Some(TokenState::Http(channel))) => match channel.send(body).await {
                 Ok(()) => StatusCode::OK.into_response(),
                 Err(SendRefusal::Busy) => plain(
                     StatusCode::CONFLICT,

@@ -125,12 +125,26 @@ struct TokenEntry {
     stateful: bool,
     state: TokenState,
     issued: Instant,
+    /// Bytes POSTed before any transport claimed the token (signalrcore's long polling sends
+    /// its handshake before its first poll); the transport's connection reads them first.
+    early_input: Vec<u8>,
 }
 
 #[derive(Debug)]
 struct Tokens {
     by_token: HashMap<ConnectionToken, TokenEntry>,
     last_sweep: Instant,
+}
+
+/// What became of a POST body for a token that has no transport yet.
+#[derive(Debug)]
+pub(crate) enum EarlyInput {
+    /// Kept for the transport that will claim the token.
+    Kept,
+    /// Keeping it would exceed the limit.
+    TooLarge,
+    /// The token is not waiting for a transport: here is where it stands (`None`: unknown).
+    NotWaiting(Option<TokenState>),
 }
 
 /// Why a transport request's token was refused.
@@ -208,17 +222,19 @@ impl Registry {
                 stateful,
                 state: TokenState::Negotiated,
                 issued: now,
+                early_input: Vec::new(),
             },
         );
         (connection_id, token)
     }
 
-    /// Marks a negotiated token as served by a transport and returns its connection id.
+    /// Marks a negotiated token as served by a transport and returns its connection id, with
+    /// the bytes POSTed for it before (see [`Registry::keep_early_input`]).
     pub(crate) fn claim(
         &self,
         token: &ConnectionToken,
         transport: TokenState,
-    ) -> Result<ConnectionId, ClaimError> {
+    ) -> Result<(ConnectionId, Vec<u8>), ClaimError> {
         let mut tokens = self.tokens();
         let Some(entry) = tokens.by_token.get_mut(token) else {
             return Err(ClaimError::Unknown);
@@ -231,8 +247,41 @@ impl Registry {
             }
             TokenState::Negotiated => {
                 entry.state = transport;
-                Ok(entry.connection_id.clone())
+                Ok((
+                    entry.connection_id.clone(),
+                    std::mem::take(&mut entry.early_input),
+                ))
             }
+        }
+    }
+
+    /// A POST arrived for `token`. While no transport serves it yet, its body is kept (up to
+    /// `limit` bytes in all) for the transport that claims it, as ASP.NET Core writes such a
+    /// body into the connection's pipe, which exists from negotiate on. Otherwise says where
+    /// the token stands.
+    pub(crate) fn keep_early_input(
+        &self,
+        token: &ConnectionToken,
+        body: &[u8],
+        limit: usize,
+    ) -> EarlyInput {
+        let mut tokens = self.tokens();
+        let Some(entry) = tokens.by_token.get_mut(token) else {
+            return EarlyInput::NotWaiting(None);
+        };
+        match entry.state {
+            TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
+                tokens.by_token.remove(token);
+                EarlyInput::NotWaiting(None)
+            }
+            TokenState::Negotiated if entry.early_input.len() + body.len() > limit => {
+                EarlyInput::TooLarge
+            }
+            TokenState::Negotiated => {
+                entry.early_input.extend_from_slice(body);
+                EarlyInput::Kept
+            }
+            ref state => EarlyInput::NotWaiting(Some(state.clone())),
         }
     }
 
@@ -547,7 +596,10 @@ mod tests {
             registry.token_state(&token),
             Some(TokenState::Negotiated)
         ));
-        assert_eq!(registry.claim(&token, TokenState::WebSocket(None)), Ok(id));
+        assert_eq!(
+            registry.claim(&token, TokenState::WebSocket(None)),
+            Ok((id, Vec::new()))
+        );
         assert_eq!(
             registry.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::AlreadyActive)
@@ -571,5 +623,35 @@ mod tests {
             registry.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::Unknown)
         );
+    }
+
+    #[test]
+    fn bytes_posted_before_the_transport_go_to_the_claim() {
+        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let (id, token) = registry.negotiate(false, false);
+        assert!(matches!(
+            registry.keep_early_input(&token, b"ab", 4),
+            EarlyInput::Kept
+        ));
+        assert!(matches!(
+            registry.keep_early_input(&token, b"cde", 4),
+            EarlyInput::TooLarge
+        ));
+        assert!(matches!(
+            registry.keep_early_input(&token, b"cd", 4),
+            EarlyInput::Kept
+        ));
+        assert_eq!(
+            registry.claim(&token, TokenState::WebSocket(None)),
+            Ok((id, b"abcd".to_vec()))
+        );
+        assert!(matches!(
+            registry.keep_early_input(&token, b"x", 4),
+            EarlyInput::NotWaiting(Some(TokenState::WebSocket(None)))
+        ));
+        assert!(matches!(
+            registry.keep_early_input(&ConnectionToken::from("nope"), b"x", 4),
+            EarlyInput::NotWaiting(None)
+        ));
     }
 }

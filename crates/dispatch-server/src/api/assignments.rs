@@ -53,11 +53,17 @@ async fn assign(
     ApiJson(request): ApiJson<AssignmentRequest>,
 ) -> Result<Response, ApiError> {
     if request.end_utc <= request.start_utc {
-        return Err(ApiError::validation("endUtc", "endUtc must be after startUtc"));
+        return Err(ApiError::validation(
+            "endUtc",
+            "endUtc must be after startUtc",
+        ));
     }
     let job = dispatchable_job(&state, &identity, request.job_id).await?;
     if job.status != JobStatus::Open {
-        return Err(ApiError::conflict("job-not-open", "the job is not open for assignment"));
+        return Err(ApiError::conflict(
+            "job-not-open",
+            "the job is not open for assignment",
+        ));
     }
     let contractor = state
         .store
@@ -102,7 +108,9 @@ async fn assign(
             let audit_id = record
                 .audit_id
                 .filter(|_| record.status == RecommendationStatus::Ready)
-                .ok_or_else(|| ApiError::validation("requestId", "that recommendation is not ready"))?;
+                .ok_or_else(|| {
+                    ApiError::validation("requestId", "that recommendation is not ready")
+                })?;
             let rank = record
                 .candidates
                 .iter()

@@ -65,7 +65,9 @@ fn if_match(headers: &HeaderMap) -> Result<u32, ApiError> {
         .get(IF_MATCH)
         .ok_or(ApiError::PreconditionRequired)?
         .to_str()
-        .map_err(|_| ApiError::validation("If-Match", "If-Match must be a version such as \"3\""))?;
+        .map_err(|_| {
+            ApiError::validation("If-Match", "If-Match must be a version such as \"3\"")
+        })?;
     value
         .trim()
         .trim_start_matches("W/")

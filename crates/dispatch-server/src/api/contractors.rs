@@ -51,7 +51,10 @@ pub async fn visible_contractor(
 async fn ensure_region(state: &AppState, region: &RegionId) -> Result<(), ApiError> {
     match state.store.region(region).await? {
         Some(_) => Ok(()),
-        None => Err(ApiError::validation("region", format!("region '{region}' does not exist"))),
+        None => Err(ApiError::validation(
+            "region",
+            format!("region '{region}' does not exist"),
+        )),
     }
 }
 
@@ -113,16 +116,25 @@ async fn list(
         (_, Role::Admin) => {}
         (Some(region), Role::Dispatcher) if identity.can_dispatch(region) => {}
         (None, Role::Dispatcher) => {
-            return Err(ApiError::validation("region", "dispatchers list one region at a time: add ?region="));
+            return Err(ApiError::validation(
+                "region",
+                "dispatchers list one region at a time: add ?region=",
+            ));
         }
-        _ => return Err(ApiError::Forbidden("you may not list these contractors".to_owned())),
+        _ => {
+            return Err(ApiError::Forbidden(
+                "you may not list these contractors".to_owned(),
+            ));
+        }
     }
     let page = Paging {
         limit: query.limit,
         cursor: query.cursor,
     }
     .into_request()?;
-    Ok(Json(state.store.list_contractors(region.as_ref(), page).await?))
+    Ok(Json(
+        state.store.list_contractors(region.as_ref(), page).await?,
+    ))
 }
 
 async fn add_time_off(
@@ -162,7 +174,10 @@ async fn assignments(
         return Err(ApiError::validation("to", "to must be after from"));
     }
     if range.to - range.from > chrono::Duration::days(MAX_RANGE_DAYS) {
-        return Err(ApiError::validation("to", format!("ask for at most {MAX_RANGE_DAYS} days at a time")));
+        return Err(ApiError::validation(
+            "to",
+            format!("ask for at most {MAX_RANGE_DAYS} days at a time"),
+        ));
     }
     Ok(Json(
         state

@@ -30,7 +30,11 @@ fn parse_id(id: &str) -> Result<JobId, ApiError> {
 
 /// The job, if it exists and the caller may work with it (admin, region's dispatcher);
 /// otherwise 404 either way.
-pub async fn dispatchable_job(state: &AppState, identity: &Identity, id: JobId) -> Result<Job, ApiError> {
+pub async fn dispatchable_job(
+    state: &AppState,
+    identity: &Identity,
+    id: JobId,
+) -> Result<Job, ApiError> {
     state
         .store
         .job(id)
@@ -56,7 +60,10 @@ async fn create(
     new.validate()?;
     let now = Utc::now();
     if new.window_end_utc <= now {
-        return Err(ApiError::validation("windowEndUtc", "the window has already ended"));
+        return Err(ApiError::validation(
+            "windowEndUtc",
+            "the window has already ended",
+        ));
     }
     if new.window_end_utc > now + Duration::days(MAX_WINDOW_AHEAD_DAYS) {
         return Err(ApiError::validation(
@@ -65,7 +72,10 @@ async fn create(
         ));
     }
     if state.store.region(&new.region).await?.is_none() {
-        return Err(ApiError::validation("region", format!("region '{}' does not exist", new.region)));
+        return Err(ApiError::validation(
+            "region",
+            format!("region '{}' does not exist", new.region),
+        ));
     }
     let job = new.into_job(JobId::from(Uuid::new_v4()));
     state.store.create_job(&job).await?;
@@ -88,14 +98,18 @@ async fn list(
 ) -> Result<Json<Page<Job>>, ApiError> {
     let region = RegionId::new(query.region);
     if !identity.can_dispatch(&region) {
-        return Err(ApiError::Forbidden(format!("you do not dispatch region '{region}'")));
+        return Err(ApiError::Forbidden(format!(
+            "you do not dispatch region '{region}'"
+        )));
     }
     let page = Paging {
         limit: query.limit,
         cursor: query.cursor,
     }
     .into_request()?;
-    Ok(Json(state.store.list_jobs(&region, query.status, page).await?))
+    Ok(Json(
+        state.store.list_jobs(&region, query.status, page).await?,
+    ))
 }
 
 async fn read(
@@ -104,13 +118,21 @@ async fn read(
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
     let id = parse_id(&id)?;
-    let job = state.store.job(id).await?.ok_or(ApiError::NotFound("job"))?;
+    let job = state
+        .store
+        .job(id)
+        .await?
+        .ok_or(ApiError::NotFound("job"))?;
     let visible = match identity.role {
         Role::Contractor => match identity.contractor_id {
             // A contractor sees the jobs it is booked for, to know where to go.
             Some(me) => state
                 .store
-                .contractor_assignments(me, job.window_start_utc - Duration::days(1), job.window_end_utc + Duration::days(1))
+                .contractor_assignments(
+                    me,
+                    job.window_start_utc - Duration::days(1),
+                    job.window_end_utc + Duration::days(1),
+                )
                 .await?
                 .iter()
                 .any(|assignment| assignment.job_id == job.id),
@@ -118,7 +140,11 @@ async fn read(
         },
         _ => identity.can_dispatch(&job.region),
     };
-    if visible { Ok(Json(job)) } else { Err(ApiError::NotFound("job")) }
+    if visible {
+        Ok(Json(job))
+    } else {
+        Err(ApiError::NotFound("job"))
+    }
 }
 
 async fn cancel(

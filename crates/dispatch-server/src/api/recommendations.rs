@@ -59,18 +59,26 @@ async fn ask(
 ) -> Result<Response, ApiError> {
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT as u32);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(ApiError::validation("limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        return Err(ApiError::validation(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIMIT}"),
+        ));
     }
     let job = dispatchable_job(&state, &identity, request.job_id).await?;
     if job.status != JobStatus::Open {
-        return Err(ApiError::conflict("job-not-open", "recommendations are for open jobs only"));
+        return Err(ApiError::conflict(
+            "job-not-open",
+            "recommendations are for open jobs only",
+        ));
     }
     // Reserve the queue slot before storing, so a full queue leaves nothing behind.
     let permit = state.work.try_reserve().map_err(|error| match error {
         TrySendError::Full(()) => ApiError::Unavailable(
             "too many recommendations are being computed; retry shortly".to_owned(),
         ),
-        TrySendError::Closed(()) => ApiError::Unavailable("the service is shutting down".to_owned()),
+        TrySendError::Closed(()) => {
+            ApiError::Unavailable("the service is shutting down".to_owned())
+        }
     })?;
     let record = RecommendationRecord {
         request_id: RequestId::from(Uuid::new_v4()),
@@ -103,7 +111,9 @@ async fn read(
     identity: Identity,
     Path(id): Path<String>,
 ) -> Result<Json<RecommendationRecord>, ApiError> {
-    let id: RequestId = id.parse().map_err(|_| ApiError::NotFound("recommendation"))?;
+    let id: RequestId = id
+        .parse()
+        .map_err(|_| ApiError::NotFound("recommendation"))?;
     state
         .store
         .recommendation(id)

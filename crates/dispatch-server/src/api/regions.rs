@@ -30,7 +30,11 @@ async fn create(
 }
 
 /// Whether the caller may see a region at all.
-async fn may_see(state: &AppState, identity: &Identity, region: &RegionId) -> Result<bool, ApiError> {
+async fn may_see(
+    state: &AppState,
+    identity: &Identity,
+    region: &RegionId,
+) -> Result<bool, ApiError> {
     Ok(match identity.role {
         Role::Admin => true,
         Role::Dispatcher => identity.regions.contains(region),
@@ -45,7 +49,10 @@ async fn may_see(state: &AppState, identity: &Identity, region: &RegionId) -> Re
     })
 }
 
-async fn list(State(state): State<AppState>, identity: Identity) -> Result<Json<Vec<Region>>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    identity: Identity,
+) -> Result<Json<Vec<Region>>, ApiError> {
     let mut visible = Vec::new();
     for region in state.store.regions().await? {
         if may_see(&state, &identity, &region.id).await? {

@@ -26,7 +26,9 @@ async fn healthz() -> Json<serde_json::Value> {
 /// The process can serve: the database answers.
 async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "database": state.store.backend_name()})).into_response(),
+        Ok(()) => {
+            Json(json!({"status": "ready", "database": state.store.backend_name()})).into_response()
+        }
         Err(error) => {
             tracing::warn!(%error, "database not ready");
             (

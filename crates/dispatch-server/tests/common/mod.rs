@@ -25,13 +25,42 @@ use tokio_tungstenite::tungstenite::Message;
 pub const SECRET: &[u8] = b"test-secret";
 const RS: char = '\u{1e}';
 
+/// A running in-process service.
 pub struct TestServer {
-    pub addr: SocketAddr,
+    pub api: Api,
     pub store: Store,
-    pub keys: JwtKeys,
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+/// A client of a service at `addr`: HTTP over real TCP, tokens, the hub.
+pub struct Api {
+    pub addr: SocketAddr,
+    pub keys: JwtKeys,
     http: Client<HttpConnector, Full<Bytes>>,
+}
+
+impl Api {
+    pub fn new(addr: SocketAddr) -> Api {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let http = Client::builder(TokioExecutor::new())
+            .pool_max_idle_per_host(64)
+            .build(connector);
+        Api {
+            addr,
+            keys: JwtKeys::new(SECRET),
+            http,
+        }
+    }
 }
 
 impl Drop for TestServer {
@@ -50,29 +79,29 @@ pub async fn start() -> TestServer {
 pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
     let url = format!("sqlite://{}", dir.path().join("dispatch.db").display());
     let store = Store::connect(&url).await.expect("store");
-    let service = Service::new(store.clone(), JwtKeys::new(SECRET), false, HubOptions::default());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let service = Service::new(
+        store.clone(),
+        JwtKeys::new(SECRET),
+        false,
+        HubOptions::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = service
-            .run(listener, 2, async {
+            .run(listener, dispatch_server::RunOptions::default(), async {
                 let _ = stopped.await;
             })
             .await;
     });
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    let http = Client::builder(TokioExecutor::new())
-        .pool_max_idle_per_host(64)
-        .build(connector);
     TestServer {
-        addr,
+        api: Api::new(addr),
         store,
-        keys: JwtKeys::new(SECRET),
         dir,
         stop: Some(stop),
-        http,
     }
 }
 
@@ -90,28 +119,57 @@ impl Answer {
     }
 }
 
-impl TestServer {
+impl Api {
     pub fn admin(&self) -> String {
-        self.keys.mint_for("admin", Role::Admin, vec![], None, 1).expect("token")
+        self.keys
+            .mint_for("admin", Role::Admin, vec![], None, 1)
+            .expect("token")
     }
 
     pub fn dispatcher(&self, region: &str) -> String {
         self.keys
-            .mint_for(&format!("dispatcher-{region}"), Role::Dispatcher, vec![RegionId::new(region)], None, 1)
+            .mint_for(
+                &format!("dispatcher-{region}"),
+                Role::Dispatcher,
+                vec![RegionId::new(region)],
+                None,
+                1,
+            )
             .expect("token")
     }
 
     pub fn contractor(&self, id: &str) -> String {
         let id: ContractorId = id.parse().expect("contractor id");
         self.keys
-            .mint_for(&format!("contractor-{id}"), Role::Contractor, vec![], Some(id), 1)
+            .mint_for(
+                &format!("contractor-{id}"),
+                Role::Contractor,
+                vec![],
+                Some(id),
+                1,
+            )
             .expect("token")
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
-        let bytes = body.map(|body| Bytes::from(body.to_string())).unwrap_or_default();
-        self.raw(method, path, token, &[("content-type", "application/json")], bytes).await
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Answer {
+        let bytes = body
+            .map(|body| Bytes::from(body.to_string()))
+            .unwrap_or_default();
+        self.raw(
+            method,
+            path,
+            token,
+            &[("content-type", "application/json")],
+            bytes,
+        )
+        .await
     }
 
     /// Sends raw bytes with the given headers.
@@ -139,22 +197,43 @@ impl TestServer {
             .expect("http");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.expect("body").to_bytes();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).to_string()));
-        Answer { status, headers, body }
+        Answer {
+            status,
+            headers,
+            body,
+        }
     }
 
     /// Creates a region (as admin).
     pub async fn region(&self, id: &str, time_zone: &str) {
         let answer = self
-            .call("POST", "/api/v1/regions", Some(&self.admin()), Some(&json!({"id": id, "name": id.to_uppercase(), "timeZone": time_zone})))
+            .call(
+                "POST",
+                "/api/v1/regions",
+                Some(&self.admin()),
+                Some(&json!({"id": id, "name": id.to_uppercase(), "timeZone": time_zone})),
+            )
             .await;
         assert_eq!(answer.status, 201, "{answer:?}");
     }
 
     /// Creates a contractor working every day 00:00–23:59 local (as admin); returns its id.
-    pub async fn contractor_at(&self, region: &str, name: &str, lat: f64, lon: f64, level: u8) -> String {
+    pub async fn contractor_at(
+        &self,
+        region: &str,
+        name: &str,
+        lat: f64,
+        lon: f64,
+        level: u8,
+    ) -> String {
         let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
         let hours: Vec<Value> = days
             .iter()
@@ -167,16 +246,37 @@ impl TestServer {
             "workingHours": hours,
             "rating": 4.5, "maxJobsPerDay": 50, "active": true
         });
-        let answer = self.call("POST", "/api/v1/contractors", Some(&self.admin()), Some(&body)).await;
+        let answer = self
+            .call(
+                "POST",
+                "/api/v1/contractors",
+                Some(&self.admin()),
+                Some(&body),
+            )
+            .await;
         assert_eq!(answer.status, 201, "{answer:?}");
         answer.body["id"].as_str().expect("id").to_owned()
     }
 
     /// Creates an open job whose window starts `hours_ahead` from now (as the region's dispatcher).
-    pub async fn job(&self, region: &str, lat: f64, lon: f64, hours_ahead: i64, window_hours: i64) -> Value {
+    pub async fn job(
+        &self,
+        region: &str,
+        lat: f64,
+        lon: f64,
+        hours_ahead: i64,
+        window_hours: i64,
+    ) -> Value {
         let start = Utc::now() + Span::hours(hours_ahead);
         let body = job_body(region, lat, lon, start, start + Span::hours(window_hours));
-        let answer = self.call("POST", "/api/v1/jobs", Some(&self.dispatcher(region)), Some(&body)).await;
+        let answer = self
+            .call(
+                "POST",
+                "/api/v1/jobs",
+                Some(&self.dispatcher(region)),
+                Some(&body),
+            )
+            .await;
         assert_eq!(answer.status, 201, "{answer:?}");
         answer.body
     }
@@ -186,7 +286,13 @@ impl TestServer {
     }
 }
 
-pub fn job_body(region: &str, lat: f64, lon: f64, start: DateTime<Utc>, end: DateTime<Utc>) -> Value {
+pub fn job_body(
+    region: &str,
+    lat: f64,
+    lon: f64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Value {
     json!({
         "region": region, "title": "Leaking pipe under sink",
         "location": {"lat": lat, "lon": lon},
@@ -198,7 +304,8 @@ pub fn job_body(region: &str, lat: f64, lon: f64, start: DateTime<Utc>, end: Dat
     })
 }
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A raw SignalR JSON client of `/hub/v1`.
 pub struct HubClient {
@@ -210,15 +317,26 @@ pub struct HubClient {
 impl HubClient {
     pub async fn connect(addr: SocketAddr, token: &str) -> HubClient {
         let url = format!("ws://{addr}/hub/v1?access_token={token}");
-        let (ws, _) = tokio_tungstenite::connect_async(url).await.expect("hub connect");
-        let mut client = HubClient { ws, pending: Vec::new(), next_id: 0 };
-        client.send(&format!("{{\"protocol\":\"json\",\"version\":1}}{RS}")).await;
+        let (ws, _) = tokio_tungstenite::connect_async(url)
+            .await
+            .expect("hub connect");
+        let mut client = HubClient {
+            ws,
+            pending: Vec::new(),
+            next_id: 0,
+        };
+        client
+            .send(&format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"))
+            .await;
         assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({})));
         client
     }
 
     async fn send(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.into())).await.expect("send");
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
     }
 
     /// The next record, or None when nothing arrives within `wait`.
@@ -230,7 +348,8 @@ impl HubClient {
             let frame = tokio::time::timeout(wait, self.ws.next()).await.ok()??;
             if let Ok(Message::Text(text)) = frame {
                 for record in text.split_terminator(RS) {
-                    self.pending.push(serde_json::from_str(record).expect("json"));
+                    self.pending
+                        .push(serde_json::from_str(record).expect("json"));
                 }
             }
         }
@@ -282,7 +401,10 @@ impl HubClient {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let record = self.next(left).await.unwrap_or_else(|| panic!("no {target} within {wait:?}"));
+            let record = self
+                .next(left)
+                .await
+                .unwrap_or_else(|| panic!("no {target} within {wait:?}"));
             if record["type"] == 1 && record["target"] == target {
                 return record["arguments"][0].clone();
             }

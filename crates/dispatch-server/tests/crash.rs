@@ -1,0 +1,99 @@
+//! The `dispatch` binary killed (SIGKILL) right after a commit: after a restart, the event of
+//! that commit still reaches its subscribers.
+
+mod common;
+
+use std::net::{SocketAddr, TcpListener};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+fn free_addr() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+struct Node(Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn spawn(dir: &std::path::Path, addr: SocketAddr, hold_events: bool) -> Node {
+    let child = Command::new(env!("CARGO_BIN_EXE_dispatch"))
+        .arg("serve")
+        .env("DISPATCH_ADDR", addr.to_string())
+        .env(
+            "DISPATCH_DATABASE_URL",
+            format!("sqlite://{}", dir.join("dispatch.db").display()),
+        )
+        .env(
+            "DISPATCH_JWT_SECRET",
+            std::str::from_utf8(SECRET).expect("utf-8"),
+        )
+        .env("DISPATCH_HOLD_EVENTS", hold_events.to_string())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn dispatch");
+    let node = Node(child);
+    let api = Api::new(addr);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok()
+            && api.call("GET", "/healthz", None, None).await.status == 200
+        {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("dispatch did not start on {addr}");
+}
+
+#[tokio::test]
+async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let first = free_addr();
+    let mut node = spawn(dir.path(), first, true).await;
+    let api = Api::new(first);
+    api.region("west", "America/Los_Angeles").await;
+    let contractor = api.contractor_at("west", "Ana", 37.77, -122.42, 4).await;
+    let job = api.job("west", 37.77, -122.42, 2, 6).await;
+    let start = job["windowStartUtc"].as_str().expect("start").to_owned();
+    let end =
+        chrono::DateTime::parse_from_rfc3339(&start).expect("time") + chrono::Duration::minutes(60);
+    let assigned = api
+        .call(
+            "POST",
+            "/api/v1/assignments",
+            Some(&api.dispatcher("west")),
+            Some(&json!({"jobId": job["id"], "contractorId": contractor, "startUtc": start, "endUtc": end.to_rfc3339()})),
+        )
+        .await;
+    assert_eq!(assigned.status, 201, "{assigned:?}");
+    // The commit happened; the process dies before its relay sends anything.
+    node.0.kill().expect("kill -9");
+    node.0.wait().expect("reaped");
+
+    let second = free_addr();
+    let _node = spawn(dir.path(), second, false).await;
+    let api = Api::new(second);
+    let mut west = api.hub(&api.dispatcher("west")).await;
+    west.subscribe("/dispatch/west").await;
+    let mut ana = api.hub(&api.contractor(&contractor)).await;
+    ana.subscribe(&format!("/contractor/{contractor}")).await;
+    let event = west.event("JobAssigned", Duration::from_secs(10)).await;
+    assert_eq!(event["assignmentId"], assigned.body["id"]);
+    assert_eq!(
+        ana.event("JobAssigned", Duration::from_secs(10)).await,
+        event
+    );
+    assert!(
+        west.events(Duration::from_millis(500)).await.is_empty(),
+        "delivered once"
+    );
+}

@@ -1,0 +1,184 @@
+// The Dispatch service end to end with the official @microsoft/signalr client: the `dispatch`
+// binary on a fresh SQLite file; a dispatcher creates a job, asks for recommendations, hears
+// RecommendationReady, fetches, assigns; JobAssigned reaches the region's dispatchers and that
+// contractor only, once each; the audit record shows the decision. Tokens come from
+// `dispatch token` (the CLI under test too).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { isAbsolute, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { HttpTransportType, HubConnectionBuilder, LogLevel } from "@microsoft/signalr";
+import { NODE_DIR, withTimeout } from "../lib/harness.mjs";
+
+const DISPATCH_BIN = (() => {
+  const configured = process.env.DISPATCH_BIN || "../../target/debug/dispatch";
+  return isAbsolute(configured) ? configured : resolve(NODE_DIR, configured);
+})();
+const SECRET = "node-e2e-secret";
+const WAIT = 15_000;
+
+let dir;
+let server;
+let base;
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address();
+      probe.close(() => resolvePort(port));
+    });
+  });
+}
+
+function env() {
+  return {
+    ...process.env,
+    DISPATCH_DATABASE_URL: `sqlite://${join(dir, "dispatch.db")}`,
+    DISPATCH_JWT_SECRET: SECRET,
+    RUST_LOG: process.env.RUST_LOG || "warn",
+  };
+}
+
+function token(...args) {
+  return execFileSync(DISPATCH_BIN, ["token", ...args], { env: env() }).toString().trim();
+}
+
+async function api(method, path, tokenValue, body) {
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers: {
+      ...(tokenValue ? { authorization: `Bearer ${tokenValue}` } : {}),
+      ...(body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : null };
+}
+
+async function connect(tokenValue, transport = HttpTransportType.WebSockets) {
+  const connection = new HubConnectionBuilder()
+    .withUrl(`${base}/hub/v1`, { transport, accessTokenFactory: () => tokenValue })
+    .configureLogging(LogLevel.None)
+    .build();
+  const events = [];
+  const waiters = [];
+  for (const type of ["RecommendationReady", "JobAssigned"]) {
+    connection.on(type, (payload) => {
+      events.push(payload);
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+  }
+  await withTimeout(connection.start(), WAIT, "hub start");
+  const next = async (type) => {
+    const deadline = Date.now() + WAIT;
+    for (;;) {
+      const found = events.find((event) => event.type === type);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`no ${type} within ${WAIT} ms`);
+      await withTimeout(new Promise((r) => waiters.push(r)), WAIT, type).catch(() => {});
+    }
+  };
+  return { connection, events, next };
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "dispatch-e2e-"));
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  server = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${port}`], { env: env(), stdio: "ignore" });
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error("dispatch did not start");
+    await sleep(100);
+  }
+});
+
+after(() => {
+  server?.kill("SIGKILL");
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+const hours = (h) => new Date(Date.now() + h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+const everyDay = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => ({ day, start: "00:00", end: "23:59" }));
+
+function contractorBody(region, name, lat, lon, level) {
+  return {
+    name, region, skills: [{ name: "plumbing", level }], location: { lat, lon },
+    workingHours: everyDay, rating: 4.6, maxJobsPerDay: 6, active: true,
+  };
+}
+
+test("the dispatcher flow over the official client", async () => {
+  const admin = token("--role", "admin");
+  assert.equal((await api("POST", "/api/v1/regions", admin, { id: "west", name: "West", timeZone: "America/Los_Angeles" })).status, 201);
+  assert.equal((await api("POST", "/api/v1/regions", admin, { id: "east", name: "East", timeZone: "America/New_York" })).status, 201);
+  const ana = (await api("POST", "/api/v1/contractors", admin, contractorBody("west", "Ana Ruiz", 37.77, -122.42, 4))).body;
+  const bo = (await api("POST", "/api/v1/contractors", admin, contractorBody("west", "Bo Chen", 37.85, -122.27, 3))).body;
+
+  const dispatcherToken = token("--role", "dispatcher", "--region", "west", "--sub", "dee");
+  const job = await api("POST", "/api/v1/jobs", dispatcherToken, {
+    region: "west", title: "Leaking pipe under sink", location: { lat: 37.76, lon: -122.41 },
+    requiredSkills: [{ name: "plumbing", minLevel: 2 }], priority: "high",
+    windowStartUtc: hours(2), windowEndUtc: hours(8), durationMinutes: 90,
+  });
+  assert.equal(job.status, 201);
+
+  // The dispatcher over WebSockets, the contractors and another region over SSE and long polling.
+  const west = await connect(dispatcherToken);
+  const anaHub = await connect(token("--role", "contractor", "--contractor", ana.id), HttpTransportType.ServerSentEvents);
+  const boHub = await connect(token("--role", "contractor", "--contractor", bo.id), HttpTransportType.LongPolling);
+  const east = await connect(token("--role", "dispatcher", "--region", "east"));
+  await west.connection.invoke("Subscribe", "/dispatch/west");
+  await anaHub.connection.invoke("Subscribe", `/contractor/${ana.id}`);
+  await boHub.connection.invoke("Subscribe", `/contractor/${bo.id}`);
+  await east.connection.invoke("Subscribe", "/dispatch/east");
+  await assert.rejects(east.connection.invoke("Subscribe", "/dispatch/west"), /Forbidden/);
+  await assert.rejects(anaHub.connection.invoke("Subscribe", `/contractor/${bo.id}`), /Forbidden/);
+
+  const asked = await api("POST", "/api/v1/recommendations", dispatcherToken, { jobId: job.body.id, limit: 5 });
+  assert.equal(asked.status, 202);
+  const ready = await west.next("RecommendationReady");
+  assert.deepEqual(Object.keys(ready).sort(), ["configVersion", "generatedAt", "jobId", "region", "requestId", "type"]);
+  assert.equal(ready.requestId, asked.body.requestId);
+
+  const result = await api("GET", `/api/v1/recommendations/${ready.requestId}`, dispatcherToken);
+  assert.equal(result.body.status, "ready");
+  const top = result.body.candidates[0];
+  assert.equal(top.contractorId, ana.id);
+
+  const assigned = await api("POST", "/api/v1/assignments", dispatcherToken, {
+    jobId: job.body.id, contractorId: ana.id, startUtc: top.startUtc, endUtc: top.endUtc, requestId: ready.requestId,
+  });
+  assert.equal(assigned.status, 201);
+  const toWest = await west.next("JobAssigned");
+  const toAna = await anaHub.next("JobAssigned");
+  assert.deepEqual(toAna, toWest);
+  assert.deepEqual(Object.keys(toWest).sort(), ["assignmentId", "auditId", "contractorId", "endUtc", "jobId", "region", "source", "startUtc", "type"]);
+  assert.equal(toWest.assignmentId, assigned.body.id);
+
+  await sleep(1_000);
+  assert.equal(west.events.filter((e) => e.type === "JobAssigned").length, 1);
+  assert.equal(anaHub.events.length, 1);
+  assert.equal(boHub.events.length, 0);
+  assert.equal(east.events.length, 0);
+
+  const audit = await api("GET", `/api/v1/audit/${toWest.auditId}`, dispatcherToken);
+  assert.equal(audit.body.decision.contractorId, ana.id);
+  assert.equal(audit.body.decision.rank, 1);
+  assert.equal(audit.body.decision.decidedBy, "dee");
+
+  for (const hub of [west, anaHub, boHub, east]) await hub.connection.stop();
+});
