@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 
 /// The weight of each soft factor (see the crate README for each factor's best and worst case).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Weights {
     /// Travel time to the job from where the contractor comes from.
     pub travel_time: f64,
@@ -55,7 +56,8 @@ impl Weights {
 
 /// Hard limits and the scales of the soft factors.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Limits {
     /// A contractor whose home base is farther than this from the job (estimated road km) is
     /// excluded (`tooFar`).
@@ -95,6 +97,7 @@ impl Default for Limits {
 /// A versioned scoring configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ScoringConfig {
     /// Increases by one on every change; recorded in every recommendation.
     pub version: u32,
@@ -117,7 +120,8 @@ impl Default for ScoringConfig {
 
 /// The body of `PUT /api/v1/config`: a configuration without its version (the store assigns it).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewScoringConfig {
     /// Soft-factor weights.
     pub weights: Weights,

@@ -87,6 +87,7 @@ pub struct Recommendation {
 /// A ranked contractor with its proposed slot and the explanation of its score.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Candidate {
     /// 1 for the best.
     pub rank: u32,
@@ -107,6 +108,7 @@ pub struct Candidate {
 /// Grades of the soft factors, each 0 (worst case) … 100 (best case).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Breakdown {
     /// 100 at 0 minutes, 0 at `travelWorstMinutes` or more.
     pub travel_time: f64,
@@ -124,6 +126,7 @@ pub struct Breakdown {
 /// Where the trip to the job starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TravelOrigin {
     /// The contractor's home base (first job of a working stretch, or after time off).
     Home,
@@ -134,6 +137,7 @@ pub enum TravelOrigin {
 /// The trip to the job for a proposed slot.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Travel {
     /// Road distance, km (one decimal).
     pub distance_km: f64,

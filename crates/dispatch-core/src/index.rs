@@ -402,7 +402,7 @@ impl RegionIndex {
     }
 
     /// Adds or replaces a contractor (profile, skills, hours, time off); its bookings are kept.
-    /// O(skills × holders) for an existing contractor; a new one also shifts the id order
+    /// O(skills) for an existing contractor; a new one also shifts the id order
     /// (O(n), a memmove).
     pub fn upsert_contractor(&mut self, c: &Contractor) {
         match self.by_id.get(&c.id) {

@@ -42,6 +42,8 @@ pub mod engine;
 pub mod ids;
 pub mod index;
 pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod synth;
 pub mod time;
 pub mod travel;

@@ -29,6 +29,8 @@ use crate::ids::{AssignmentId, AuditId, ContractorId, JobId, RegionId, SkillName
 
 /// A point on the earth, in degrees (WGS 84).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GeoPoint {
     /// Latitude, −90…90.
     pub lat: f64,
@@ -46,6 +48,7 @@ impl GeoPoint {
 /// A day of the week, `mon` … `sun` on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Weekday {
     /// Monday.
     Mon,
@@ -180,6 +183,8 @@ impl<'de> Deserialize<'de> for LocalTime {
 /// day; `end == start` is refused by validation. Several entries on one day (a split shift) are
 /// fine; overlapping or touching entries are merged into one working stretch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WorkingHours {
     /// The day the shift starts on.
     pub day: Weekday,
@@ -207,7 +212,8 @@ impl WorkingHours {
 
 /// A period a contractor is not available (vacation, sick leave, appointment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeOff {
     /// Start, inclusive.
     pub start_utc: DateTime<Utc>,
@@ -220,6 +226,8 @@ pub struct TimeOff {
 
 /// A skill a contractor has, with a proficiency level 1 (apprentice) … 5 (master).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Skill {
     /// Trade name, e.g. `plumbing`.
     pub name: SkillName,
@@ -229,7 +237,8 @@ pub struct Skill {
 
 /// A skill a job requires, with the minimum acceptable level.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequiredSkill {
     /// Trade name, e.g. `plumbing`.
     pub name: SkillName,
@@ -239,13 +248,15 @@ pub struct RequiredSkill {
 
 /// A region (territory) with its IANA time zone; also its own create input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Region {
     /// Slug, e.g. `west`.
     pub id: RegionId,
     /// Display name.
     pub name: String,
     /// IANA zone, e.g. `America/Los_Angeles`; working hours are read in it.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "America/Los_Angeles"))]
     pub time_zone: Tz,
 }
 
@@ -255,7 +266,8 @@ fn default_true() -> bool {
 
 /// The create input for a contractor (`POST /api/v1/contractors`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewContractor {
     /// Display name.
     pub name: String,
@@ -300,6 +312,7 @@ impl NewContractor {
 /// A contractor (technician) who can be assigned jobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Contractor {
     /// Id.
     pub id: ContractorId,
@@ -341,6 +354,7 @@ impl Contractor {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
 )]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Priority {
     /// Can wait.
     Low,
@@ -356,6 +370,7 @@ pub enum Priority {
 /// Where a job is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum JobStatus {
     /// Waiting for a contractor.
     #[default]
@@ -370,7 +385,8 @@ pub enum JobStatus {
 
 /// The create input for a job (`POST /api/v1/jobs`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewJob {
     /// Region the job is in.
     pub region: RegionId,
@@ -412,6 +428,7 @@ impl NewJob {
 /// A job to be done by one contractor inside a time window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Job {
     /// Id.
     pub id: JobId,
@@ -440,6 +457,7 @@ pub struct Job {
 /// Who made an assignment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum AssignmentSource {
     /// The service assigned the top candidate.
     Auto,
@@ -450,6 +468,7 @@ pub enum AssignmentSource {
 /// A contractor booked for a job at a time.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     /// Id.
     pub id: AssignmentId,

@@ -17,6 +17,7 @@ pub(crate) const EARTH_RADIUS_KM: f64 = 6_371.008_8;
 /// Where a travel figure comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum TravelSource {
     /// Straight-line distance × road factor at an average speed.
     Estimate,
@@ -39,16 +40,16 @@ pub struct TravelEstimate {
 /// A source of travel estimates between two points.
 ///
 /// Contract: `distance_km` is never below the great-circle distance between the points (roads
-/// are never shorter than the straight line). The region index relies on it to rule out whole
-/// cells of its spatial grid without asking the estimator about each contractor in them.
+/// are never shorter than the straight line). The engine relies on it to rule out contractors
+/// who are surely out of reach from geometry alone, without asking the estimator about them.
 pub trait TravelEstimator {
     /// Travel from `from` to `to`.
     fn estimate(&self, from: GeoPoint, to: GeoPoint) -> TravelEstimate;
 
     /// The largest great-circle distance at which a trip can still be `road_km` or shorter by
     /// this estimator. The default, `road_km`, follows from the contract above; an estimator
-    /// that knows its roads are longer may return less, to let the spatial index visit fewer
-    /// cells.
+    /// that knows its roads are longer may return less, so more contractors are ruled out
+    /// from geometry alone.
     fn great_circle_bound_km(&self, road_km: f64) -> f64 {
         road_km
     }

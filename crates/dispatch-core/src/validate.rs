@@ -225,12 +225,12 @@ impl TimeOff {
 
     /// Checks the body of `POST /api/v1/contractors/{id}/time-off`.
     pub fn validate(&self) -> Result {
-        self.validate_at("").map_err(|e| strip_leading_dot(e, ""))
+        self.validate_at("").map_err(strip_leading_dot)
     }
 }
 
 /// `validate_at("")` yields paths like `.endUtc`; at the top level they should read `endUtc`.
-fn strip_leading_dot(mut e: ValidationError, _: &str) -> ValidationError {
+fn strip_leading_dot(mut e: ValidationError) -> ValidationError {
     let field = match &mut e {
         ValidationError::Empty { field }
         | ValidationError::TooLong { field, .. }

@@ -203,6 +203,17 @@ pub fn require_admin(identity: &Identity) -> Result<(), ApiError> {
     }
 }
 
+/// Refuses unless the caller dispatches at all (an admin or a dispatcher), before any object
+/// is looked up; whether it dispatches the object's region is checked with the object.
+pub fn require_dispatcher(identity: &Identity) -> Result<(), ApiError> {
+    match identity.role {
+        Role::Admin | Role::Dispatcher => Ok(()),
+        Role::Contractor => Err(ApiError::Forbidden(
+            "only dispatchers and admins may do this".to_owned(),
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,6 +28,9 @@ pub enum ApiError {
     /// A query parameter could not be read: 400.
     #[error("{0}")]
     BadRequest(String),
+    /// The route exists, but not with this method: 405.
+    #[error("this route does not accept this method")]
+    MethodNotAllowed,
     /// The body is not `application/json`: 415.
     #[error("the body must be application/json")]
     UnsupportedMediaType,
@@ -89,6 +92,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MalformedJson(_) | Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -106,6 +110,7 @@ impl ApiError {
             Self::NotFound(_) => "not-found",
             Self::MalformedJson(_) => "malformed-json",
             Self::BadRequest(_) => "bad-request",
+            Self::MethodNotAllowed => "method-not-allowed",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge(_) => "payload-too-large",
             Self::Validation { .. } => "validation",
@@ -117,16 +122,21 @@ impl ApiError {
     }
 }
 
-/// The problem document.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// An error answer (RFC 9457 problem document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// Stable problem type, e.g. `urn:dispatch:problem:validation`.
     #[serde(rename = "type")]
-    kind: String,
-    title: &'a str,
-    status: u16,
-    detail: String,
+    pub kind: String,
+    /// The HTTP status's phrase.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong, for people.
+    pub detail: String,
+    /// For validation failures: the JSON path of the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
+    pub field: Option<String>,
 }
 
 impl IntoResponse for ApiError {
@@ -136,12 +146,12 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let field = match &self {
-            Self::Validation { field, .. } => Some(field.as_str()),
+            Self::Validation { field, .. } => Some(field.clone()),
             _ => None,
         };
         let problem = Problem {
             kind: format!("urn:dispatch:problem:{}", self.kind()),
-            title: status.canonical_reason().unwrap_or("Error"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
             detail: self.to_string(),
             field,

@@ -20,11 +20,12 @@ pub fn contractor_channel(contractor: ContractorId) -> String {
 }
 
 /// Recommendations for a job were computed; clients fetch them over HTTP.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecommendationReady {
     /// Always `RecommendationReady`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "RecommendationReady")]
     pub kind: &'static str,
     /// The job.
     pub job_id: JobId,
@@ -39,11 +40,12 @@ pub struct RecommendationReady {
 }
 
 /// A job was assigned.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobAssigned {
     /// Always `JobAssigned`.
     #[serde(rename = "type")]
+    #[schema(value_type = String, example = "JobAssigned")]
     pub kind: &'static str,
     /// The job.
     pub job_id: JobId,

@@ -49,10 +49,13 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses JSON, telling syntax errors (400) from shape errors (422 with the field's path).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    if let Err(error) = serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+    // JSON is UTF-8 (RFC 8259); skipping over a string does not check that, so check first.
+    let text =
+        std::str::from_utf8(bytes).map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(text) {
         return Err(ApiError::MalformedJson(error.to_string()));
     }
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
@@ -104,9 +107,28 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
             .map(|Query(value)| ApiQuery(value))
             .map_err(|rejection| {
                 let text = rejection.body_text();
-                let field = text.split('`').nth(1).unwrap_or("query").to_owned();
+                let field = query_field(&text);
                 ApiError::validation(field, text)
             })
+    }
+}
+
+/// The parameter a query rejection is about. Axum reports `<parameter>: <serde message>` when a
+/// value is wrong, and the bare serde message when a parameter is missing or unknown.
+fn query_field(text: &str) -> String {
+    let message = text
+        .strip_prefix("Failed to deserialize query string: ")
+        .unwrap_or(text);
+    match message.split_once(": ") {
+        Some((name, rest))
+            if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+        {
+            field_of(name, rest)
+        }
+        _ if message.starts_with("missing field `") || message.starts_with("unknown field `") => {
+            field_of(".", message)
+        }
+        _ => "query".to_owned(),
     }
 }
 
@@ -152,9 +174,31 @@ mod tests {
     }
 
     #[test]
+    fn names_the_query_parameter_at_fault() {
+        let prefix = "Failed to deserialize query string: ";
+        for (message, field) in [
+            ("limit: invalid digit found in string", "limit"),
+            ("status: unknown variant `bogus`, expected `open`", "status"),
+            ("missing field `region`", "region"),
+            ("unknown field `sort`, expected `region`", "sort"),
+            ("something else: entirely", "query"),
+        ] {
+            assert_eq!(
+                query_field(&format!("{prefix}{message}")),
+                field,
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
     fn syntax_errors_are_malformed() {
         assert!(matches!(
             parse_json::<Outer>(b"{\"name\":"),
+            Err(ApiError::MalformedJson(_))
+        ));
+        assert!(matches!(
+            parse_json::<Outer>(b"{\"name\":\"\xff\",\"inner\":[]}"),
             Err(ApiError::MalformedJson(_))
         ));
     }

@@ -83,9 +83,59 @@ async fn not_found() -> Response {
     ApiError::NotFound("route").into_response()
 }
 
-/// The whole HTTP application: API, operational endpoints and the hub.
+/// The route exists but not with this method (axum keeps the `Allow` header).
+async fn method_not_allowed() -> Response {
+    ApiError::MethodNotAllowed.into_response()
+}
+
+/// The OpenAPI document's frame; the paths come from the handlers' annotations.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Dispatch",
+        description = "Field-service dispatch: ranked, explained contractor recommendations and assignments. \
+            Real-time events (`RecommendationReady`, `JobAssigned`) arrive over the SignalR hub at `/hub/v1`.",
+    ),
+    components(schemas(events::RecommendationReady, events::JobAssigned, error::Problem)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+/// Declares the bearer-token scheme every `/api/v1` route uses.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole HTTP application: API, its OpenAPI document, operational endpoints and the hub.
 pub fn app(state: AppState, hub: &Hub) -> Router {
-    let api = api::router()
+    use utoipa::OpenApi as _;
+    let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(api::router())
+        .split_for_parts();
+    let document = Arc::new(document);
+    let api = api
+        .route(
+            "/api/v1/openapi.json",
+            axum::routing::get(move || {
+                let document = Arc::clone(&document);
+                async move { axum::Json(document) }
+            }),
+        )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
@@ -93,6 +143,7 @@ pub fn app(state: AppState, hub: &Hub) -> Router {
         .merge(api::system::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     api.merge(hub.router(hub::HUB_PATH))
         .layer(middleware::from_fn(observe))

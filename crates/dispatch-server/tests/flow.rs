@@ -390,3 +390,52 @@ async fn idempotency_keys_replay_refuse_and_change_nothing() {
         "one job, not two"
     );
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let server = start().await;
+    let document = server.call("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(document.status, 200);
+    assert!(
+        document.body["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.1")
+    );
+    let paths = document.body["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/api/v1/regions", "post"),
+        ("/api/v1/contractors/{id}/time-off", "post"),
+        ("/api/v1/contractors/{id}/assignments", "get"),
+        ("/api/v1/jobs", "get"),
+        ("/api/v1/jobs/{id}/cancel", "post"),
+        ("/api/v1/recommendations", "post"),
+        ("/api/v1/recommendations/{id}", "get"),
+        ("/api/v1/assignments", "post"),
+        ("/api/v1/assignments/{id}", "delete"),
+        ("/api/v1/audit/{id}", "get"),
+        ("/api/v1/config", "put"),
+        ("/api/v1/config/{version}", "get"),
+    ] {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} documented"
+        );
+    }
+    let schemas = document.body["components"]["schemas"]
+        .as_object()
+        .expect("schemas");
+    for name in [
+        "Job",
+        "NewJob",
+        "Contractor",
+        "RecommendationRecord",
+        "AuditRecord",
+        "Problem",
+        "JobAssigned",
+        "RecommendationReady",
+        "Exclusion",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+}

@@ -16,6 +16,7 @@ use uuid::Uuid;
 /// Identifies a recommendation request (`POST /api/v1/recommendations` answers with it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestId(pub Uuid);
 
 impl RequestId {
@@ -106,6 +107,7 @@ impl PageRequest {
 /// One page of a list: `{"items":[…],"nextCursor":"…"|null}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items, in the list's order.
     pub items: Vec<T>,
@@ -169,6 +171,7 @@ pub struct OutboxEvent {
 /// Where a recommendation request is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RecommendationStatus {
     /// Accepted, the engine has not finished.
     Pending,
@@ -192,6 +195,7 @@ impl RecommendationStatus {
 /// A recommendation as `GET /api/v1/recommendations/{requestId}` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RecommendationRecord {
     /// The request.
     pub request_id: RequestId,
@@ -226,6 +230,7 @@ pub struct RecommendationRecord {
 /// The audit record of a recommendation or of a manual decision (SPEC §4 "Audit record").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditRecord {
     /// Id.
     pub audit_id: AuditId,
@@ -254,6 +259,7 @@ pub struct AuditRecord {
 /// Which contractor was assigned from an audit record, by whom and at which rank.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Decision {
     /// The contractor assigned.
     pub contractor_id: ContractorId,

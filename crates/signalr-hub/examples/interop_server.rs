@@ -6,15 +6,29 @@
 //! ```text
 //! interop_server [--addr 127.0.0.1:0] [--keep-alive-ms N] [--client-timeout-ms N]
 //!                [--handshake-timeout-ms N] [--max-message-size N]
+//!                [--disconnect-timeout-ms N] [--allowed-origin URL]...
 //! ```
+//! `--disconnect-timeout-ms` is also the stateful-reconnect resume window. Each
+//! `--allowed-origin` adds a browser origin that may call the hubs cross-origin (CORS answers
+//! for it; other origins get 403). Without any, `Origin` is not checked and no CORS headers are
+//! sent, so only same-origin pages can use the hubs.
+//!
 //! Prints `listening on http://ADDR` once it accepts connections.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
 use signalr_hub::{AuthError, Caller, Hub, HubError, HubOptions, Payload, Principal};
 
-fn hub(options: HubOptions, require_token: bool) -> Hub {
+/// Values recorded by `Record`, per key, shared by both hubs: lets a test check on the server
+/// side that each invocation ran exactly once, in order (stateful reconnect replays).
+type Recorded = Arc<Mutex<HashMap<String, Vec<Value>>>>;
+
+fn hub(options: HubOptions, require_token: bool, recorded: &Recorded) -> Hub {
+    let record = Arc::clone(recorded);
+    let read_back = Arc::clone(recorded);
     Hub::builder()
         .options(options)
         .authenticate(move |request| match request.token {
@@ -107,6 +121,42 @@ fn hub(options: HubOptions, require_token: bool) -> Hub {
             }
             Ok::<_, HubError>(count)
         })
+        // Sends Numbered(0..count) to a group from a background task, one every `interval_ms`,
+        // so a test can cut the transport while the stream is under way. Returns at once.
+        .method(
+            "StreamToGroup",
+            |caller: Caller, (group, count, interval_ms): (String, u32, u64)| async move {
+                let hub = caller.hub().clone();
+                let numbered = (0..count)
+                    .map(|i| payloads(&[Value::from(i)]))
+                    .collect::<Result<Vec<_>, _>>()?;
+                tokio::spawn(async move {
+                    let mut tick = tokio::time::interval(Duration::from_millis(interval_ms.max(1)));
+                    for arguments in numbered {
+                        tick.tick().await;
+                        hub.send_to_group(&group, "Numbered", arguments);
+                    }
+                });
+                Ok::<_, HubError>(())
+            },
+        )
+        // Appends `value` to the list kept under `key`; returns the list's new length.
+        .method("Record", move |_: Caller, (key, value): (String, Value)| {
+            let record = Arc::clone(&record);
+            async move {
+                let mut recorded = record.lock().unwrap_or_else(PoisonError::into_inner);
+                let list = recorded.entry(key).or_default();
+                list.push(value);
+                Ok::<_, HubError>(list.len())
+            }
+        })
+        .method("GetRecorded", move |_: Caller, (key,): (String,)| {
+            let read_back = Arc::clone(&read_back);
+            async move {
+                let recorded = read_back.lock().unwrap_or_else(PoisonError::into_inner);
+                Ok::<_, HubError>(recorded.get(&key).cloned().unwrap_or_default())
+            }
+        })
         .method("Kick", |caller: Caller, (reason,): (String,)| async move {
             caller.close(Some(reason));
             Ok::<_, HubError>(())
@@ -143,6 +193,11 @@ fn parse_args() -> Result<(String, HubOptions), String> {
             "--max-message-size" => {
                 options.max_message_size = value.parse().map_err(|e| format!("{flag}: {e}"))?;
             }
+            "--disconnect-timeout-ms" => options.disconnect_timeout = millis()?,
+            "--allowed-origin" => options
+                .allowed_origins
+                .get_or_insert_with(Vec::new)
+                .push(value.clone()),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -156,9 +211,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_writer(std::io::stderr)
         .init();
     let (addr, options) = parse_args()?;
-    let app = hub(options.clone(), false)
+    let recorded = Recorded::default();
+    let app = hub(options.clone(), false, &recorded)
         .router("/hub")
-        .merge(hub(options, true).router("/authhub"));
+        .merge(hub(options, true, &recorded).router("/authhub"));
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
     axum::serve(listener, app).await?;

@@ -516,16 +516,18 @@ async fn send(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "POST requests are not allowed for WebSocket connections.",
             ),
-            EarlyInput::NotWaiting(Some(TokenState::Http(channel))) => match channel.send(body).await {
-                Ok(()) => StatusCode::OK.into_response(),
-                Err(SendRefusal::Busy) => plain(
-                    StatusCode::CONFLICT,
-                    "Another send is already in progress for this connection",
-                ),
-                Err(SendRefusal::Gone) => {
-                    plain(StatusCode::NOT_FOUND, "No Connection with that ID")
+            EarlyInput::NotWaiting(Some(TokenState::Http(channel))) => {
+                match channel.send(body).await {
+                    Ok(()) => StatusCode::OK.into_response(),
+                    Err(SendRefusal::Busy) => plain(
+                        StatusCode::CONFLICT,
+                        "Another send is already in progress for this connection",
+                    ),
+                    Err(SendRefusal::Gone) => {
+                        plain(StatusCode::NOT_FOUND, "No Connection with that ID")
+                    }
                 }
-            },
+            }
         },
     };
     with_cors(response, origin)

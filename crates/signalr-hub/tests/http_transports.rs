@@ -181,6 +181,56 @@ async fn long_polling_follows_the_reference_status_codes() {
     assert_eq!(server.handle.connection_count(), 0);
 }
 
+/// signalrcore 1.0.2's long polling POSTs its handshake before its first poll (and its
+/// negotiate is version 0, so the token is the connection id). ASP.NET Core accepts that: the
+/// connection's pipe exists from negotiate on, so the body waits there for the transport.
+#[tokio::test]
+async fn a_post_before_the_first_poll_waits_for_the_transport() {
+    let server = start(test_hub(options()).build()).await;
+    let id = negotiate(server.addr, "").await["connectionId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let handshake = format!("{{\"protocol\":\"json\",\"version\":0}}{RS}");
+    let invocation =
+        json!({"type": 1, "invocationId": "1", "target": "Echo", "arguments": ["early"]});
+    assert_eq!(post(&server, &id, &handshake).await.status, 200);
+    assert_eq!(
+        post(&server, &id, &format!("{invocation}{RS}"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(server.handle.connection_count(), 0, "no transport yet");
+
+    let path = format!("/hub?id={id}");
+    let first = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!((first.status, first.body.as_str()), (200, ""));
+    let poll = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!(
+        (poll.status, records(&poll.body)),
+        (
+            200,
+            vec![
+                json!({}),
+                json!({"type": 3, "invocationId": "1", "result": "early"})
+            ]
+        )
+    );
+    assert_eq!(server.handle.connection_count(), 1);
+
+    // What waits for the transport is bounded (by the POST body limit, 128 KiB here).
+    let other = negotiate(server.addr, "").await["connectionId"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let chunk = "x".repeat(100 * 1024);
+    assert_eq!(post(&server, &other, &chunk).await.status, 200);
+    assert_eq!(post(&server, &other, &chunk).await.status, 413);
+    // Unknown tokens are still 404.
+    assert_eq!(post(&server, "no-such-token", "x").await.status, 404);
+}
+
 #[tokio::test]
 async fn a_newer_poll_ends_the_older_one_with_204() {
     let server = start(

@@ -4,8 +4,9 @@
 // Environment:
 //   INTEROP_SERVER_BIN   path of the server binary (relative paths are taken from e2e/node);
 //                        default ../../target/debug/examples/interop_server
-//   INTEROP_TRANSPORTS   comma list of transports to run the client suites over (default WebSockets)
-//   INTEROP_PROTOCOLS    comma list of hub protocols: json, messagepack (default json)
+//   INTEROP_TRANSPORTS   comma list of transports to run the client suites over
+//                        (default: WebSockets,ServerSentEvents,LongPolling)
+//   INTEROP_PROTOCOLS    comma list of hub protocols: json, messagepack (default: both)
 //   INTEROP_SERVER_LOG=1 forward the server's stdout/stderr to this process's stderr
 //   INTEROP_CLIENT_LOG=  @microsoft/signalr log level name (Trace, Debug, Information, ...);
 //                        client logs are silent by default
@@ -16,6 +17,7 @@ import { createInterface } from "node:readline";
 import { dirname, isAbsolute, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
+import { test } from "node:test";
 import WebSocket from "ws";
 import {
   HttpTransportType,
@@ -215,11 +217,12 @@ const PROTOCOLS = ["json", "messagepack"];
 
 /**
  * The client configurations the suites run over: every requested transport x protocol, minus
- * SSE + MessagePack (SSE carries text only).
+ * SSE + MessagePack (SSE carries text only). By default the full matrix: WebSockets/json,
+ * WebSockets/messagepack, ServerSentEvents/json, LongPolling/json, LongPolling/messagepack.
  */
 export function variants() {
-  const transports = listFromEnv("INTEROP_TRANSPORTS", "WebSockets");
-  const protocols = listFromEnv("INTEROP_PROTOCOLS", "json");
+  const transports = listFromEnv("INTEROP_TRANSPORTS", Object.keys(TRANSPORTS).join(","));
+  const protocols = listFromEnv("INTEROP_PROTOCOLS", PROTOCOLS.join(","));
   for (const t of transports) if (!(t in TRANSPORTS)) throw new Error(`unknown transport ${t} in INTEROP_TRANSPORTS`);
   for (const p of protocols) if (!PROTOCOLS.includes(p)) throw new Error(`unknown protocol ${p} in INTEROP_PROTOCOLS`);
   const out = [];
@@ -230,6 +233,19 @@ export function variants() {
     }
   }
   return out;
+}
+
+/**
+ * `test()` for one variant: the name ends with `[Transport/protocol]`, so every result line says
+ * which variant ran, and a test skipped for this variant carries the reason in its name too
+ * (`options.skip` = the reason string, or false).
+ */
+export function variantTest(variant) {
+  return (name, options, fn) => {
+    let full = `${name} [${variant.name}]`;
+    if (typeof options.skip === "string") full += ` (skipped: ${options.skip})`;
+    return test(full, options, fn);
+  };
 }
 
 function listFromEnv(name, fallback) {
@@ -280,7 +296,9 @@ export class Clients {
    * @param {number} [o.serverTimeoutMs]
    * @param {number} [o.keepAliveMs]
    * @param {number[]} [o.reconnectDelays] enables withAutomaticReconnect(delays)
-   * @param {object} [o.server]         another server handle than the suite's
+   * @param {boolean} [o.statefulReconnect] enables withStatefulReconnect()
+   * @param {object} [o.server]         another server handle than the suite's (anything with
+   *                                    `url(path)`, e.g. a proxy in front of it)
    */
   async build(o = {}) {
     const server = o.server ?? this.getServer();
@@ -295,6 +313,7 @@ export class Clients {
     if (o.serverTimeoutMs !== undefined) builder = builder.withServerTimeout(o.serverTimeoutMs);
     if (o.keepAliveMs !== undefined) builder = builder.withKeepAliveInterval(o.keepAliveMs);
     if (o.reconnectDelays) builder = builder.withAutomaticReconnect(o.reconnectDelays);
+    if (o.statefulReconnect) builder = builder.withStatefulReconnect();
     const conn = builder.build();
     const closed = deferred();
     conn.events = [];
@@ -309,11 +328,15 @@ export class Clients {
     return conn;
   }
 
-  /** build() + start(), bounded to 10 s. `handlers` maps client method names to callbacks. */
+  /**
+   * build() + start(), bounded to 10 s, then checks that the connection really runs the
+   * variant's transport and protocol. `handlers` maps client method names to callbacks.
+   */
   async connect(o = {}, handlers = {}) {
     const conn = await this.build(o);
     for (const [name, fn] of Object.entries(handlers)) conn.on(name, fn);
     await withTimeout(conn.start(), 10_000, `start() of a ${this.variant.name} connection to ${o.hub ?? "/hub"}`);
+    assertVariant(conn, this.variant);
     return conn;
   }
 
@@ -323,6 +346,24 @@ export class Clients {
     await Promise.all(
       all.map((conn) => withTimeout(conn.stop(), 5_000, "stop()").catch(() => undefined)),
     );
+  }
+}
+
+const TRANSPORT_CLASSES = {
+  WebSockets: "WebSocketTransport",
+  ServerSentEvents: "ServerSentEventsTransport",
+  LongPolling: "LongPollingTransport",
+};
+
+/**
+ * Fails unless a started connection uses the variant's transport and hub protocol (reads the
+ * client's internals: `HubConnection.connection.transport` and `HubConnection._protocol`).
+ */
+export function assertVariant(conn, variant) {
+  const transport = conn.connection?.transport?.constructor?.name;
+  const protocol = conn._protocol?.name;
+  if (transport !== TRANSPORT_CLASSES[variant.transport] || protocol !== variant.protocol) {
+    throw new Error(`expected a ${variant.name} connection, got transport ${transport} with protocol ${protocol}`);
   }
 }
 

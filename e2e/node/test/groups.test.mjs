@@ -7,7 +7,7 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Clients, recorder, startServer, variants, withTimeout } from "../lib/harness.mjs";
+import { Clients, assertVariant, recorder, startServer, variantTest, variants, withTimeout } from "../lib/harness.mjs";
 
 const T = { timeout: 20_000 };
 
@@ -18,6 +18,8 @@ function assertVoid(result) {
 
 for (const variant of variants()) {
   describe(`groups and users over ${variant.name}`, () => {
+    // Shadows node:test's test(): names end with the variant, e.g. "... [LongPolling/json]".
+    const test = variantTest(variant);
     let server;
     const clients = new Clients(() => server, variant);
     before(async () => {
@@ -39,6 +41,7 @@ for (const variant of variants()) {
         direct: recorder(conn, "DirectMessage"),
       };
       await withTimeout(conn.start(), 10_000, "start()");
+      assertVariant(conn, variant);
       return { conn, ...rec };
     }
 

@@ -3,12 +3,14 @@
 
 import { after, afterEach, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Clients, recorder, rejectionOf, startServer, variants, withTimeout } from "../lib/harness.mjs";
+import { Clients, recorder, rejectionOf, startServer, variantTest, variants, withTimeout } from "../lib/harness.mjs";
 
 const T = { timeout: 20_000 };
 
 for (const variant of variants()) {
   describe(`invoke over ${variant.name}`, () => {
+    // Shadows node:test's test(): names end with the variant, e.g. "... [LongPolling/json]".
+    const test = variantTest(variant);
     let server;
     const clients = new Clients(() => server, variant);
     before(async () => {

@@ -10,6 +10,7 @@ import {
   rejectionOf,
   sleep,
   startServer,
+  variantTest,
   variants,
   waitUntil,
   withTimeout,
@@ -29,6 +30,8 @@ async function withServer(options, fn) {
 
 for (const variant of variants()) {
   describe(`lifecycle over ${variant.name}`, () => {
+    // Shadows node:test's test(): names end with the variant, e.g. "... [LongPolling/json]".
+    const test = variantTest(variant);
     let server;
     const clients = new Clients(() => server, variant);
     before(async () => {
@@ -63,21 +66,23 @@ for (const variant of variants()) {
       assert.equal(await invoke(conn, "GetConnectionId"), conn.connectionId);
     });
 
-    if (variant.transport === "WebSockets") {
-      test("skipNegotiation: connects directly, connectionId is null on the client", T, async () => {
-        const conn = await clients.connect({ skipNegotiation: true });
-        assert.equal(conn.connectionId, null);
-        assert.equal(await invoke(conn, "Echo", "direct"), "direct");
-        const serverSideId = await invoke(conn, "GetConnectionId");
-        assert.equal(typeof serverSideId, "string");
-        assert.ok(serverSideId.length > 0);
-      });
+    // skipNegotiation is only legal with WebSockets (TRS-04).
+    const WS_ONLY =
+      variant.transport === "WebSockets" ? T : { ...T, skip: "skipNegotiation needs WebSockets" };
 
-      test("skipNegotiation with a token on /authhub", T, async () => {
-        const conn = await clients.connect({ hub: "/authhub", token: "user:dora", skipNegotiation: true });
-        assert.equal(await invoke(conn, "GetUser"), "dora");
-      });
-    }
+    test("skipNegotiation: connects directly, connectionId is null on the client", WS_ONLY, async () => {
+      const conn = await clients.connect({ skipNegotiation: true });
+      assert.equal(conn.connectionId, null);
+      assert.equal(await invoke(conn, "Echo", "direct"), "direct");
+      const serverSideId = await invoke(conn, "GetConnectionId");
+      assert.equal(typeof serverSideId, "string");
+      assert.ok(serverSideId.length > 0);
+    });
+
+    test("skipNegotiation with a token on /authhub", WS_ONLY, async () => {
+      const conn = await clients.connect({ hub: "/authhub", token: "user:dora", skipNegotiation: true });
+      assert.equal(await invoke(conn, "GetUser"), "dora");
+    });
 
     test("/authhub without a token: start() fails with 401 Unauthorized", T, async () => {
       const conn = await clients.build({ hub: "/authhub" });

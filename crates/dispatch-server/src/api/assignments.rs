@@ -1,11 +1,10 @@
 //! Assignments: manual assignment (re-validated against the hard constraints at the moment it
 //! is made; the store enforces no double booking), read, and unassign.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use dispatch_core::{
     Assignment, AssignmentId, AssignmentSource, AuditId, ContractorId, JobId, JobStatus,
@@ -13,25 +12,28 @@ use dispatch_core::{
 };
 use dispatch_store::{AuditRecord, Decision, RecommendationStatus, RequestId};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::created;
 use crate::api::jobs::dispatchable_job;
-use crate::auth::Identity;
-use crate::error::ApiError;
+use crate::auth::{Identity, require_dispatcher};
+use crate::error::{ApiError, Problem};
 use crate::events::{JOB_ASSIGNED, JobAssigned};
 use crate::extract::ApiJson;
 use crate::planning::region_index;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/assignments", post(assign))
-        .route("/api/v1/assignments/{id}", get(read).delete(unassign))
+/// The assignment routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(assign))
+        .routes(routes!(read, unassign))
 }
 
 /// `POST /api/v1/assignments`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignmentRequest {
     /// The job.
@@ -47,11 +49,17 @@ pub struct AssignmentRequest {
     pub request_id: Option<RequestId>,
 }
 
+/// Assigns a job by hand, re-validated against the hard constraints; `JobAssigned` follows.
+#[utoipa::path(post, path = "/api/v1/assignments", tag = "assignments", request_body = AssignmentRequest,
+    responses((status = 201, body = Assignment), (status = 404, body = Problem),
+        (status = 409, description = "Double booking, job not open, or a hard constraint fails", body = Problem),
+        (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn assign(
     State(state): State<AppState>,
     identity: Identity,
     ApiJson(request): ApiJson<AssignmentRequest>,
 ) -> Result<Response, ApiError> {
+    require_dispatcher(&identity)?;
     if request.end_utc <= request.start_utc {
         return Err(ApiError::validation(
             "endUtc",
@@ -198,6 +206,9 @@ async fn visible_assignment(
     }
 }
 
+/// One live assignment.
+#[utoipa::path(get, path = "/api/v1/assignments/{id}", tag = "assignments", params(("id" = String, Path)),
+    responses((status = 200, body = Assignment), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -206,13 +217,17 @@ async fn read(
     visible_assignment(&state, &identity, &id).await.map(Json)
 }
 
+/// Unassigns: the job returns to `open`.
+#[utoipa::path(delete, path = "/api/v1/assignments/{id}", tag = "assignments", params(("id" = String, Path)),
+    responses((status = 204, description = "Unassigned"), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn unassign(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let assignment = visible_assignment(&state, &identity, &id).await?;
     // Contractors may read their assignments but not drop them.
+    require_dispatcher(&identity)?;
+    let assignment = visible_assignment(&state, &identity, &id).await?;
     dispatchable_job(&state, &identity, assignment.job_id).await?;
     match state.store.delete_assignment(assignment.id, &[]).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT.into_response()),

@@ -1,22 +1,24 @@
 //! The scoring configuration: read (admin, dispatchers), replace with `If-Match` (admin).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::header::{ETAG, IF_MATCH};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
 use dispatch_core::{NewScoringConfig, ScoringConfig};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::{Identity, Role, require_admin};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/config", get(current).put(replace))
-        .route("/api/v1/config/{version}", get(version))
+/// The configuration routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(current, replace))
+        .routes(routes!(version))
 }
 
 fn may_read(identity: &Identity) -> Result<(), ApiError> {
@@ -37,11 +39,17 @@ fn with_etag(config: ScoringConfig) -> Response {
     response
 }
 
+/// The current scoring configuration, with its version as ETag.
+#[utoipa::path(get, path = "/api/v1/config", tag = "config",
+    responses((status = 200, body = ScoringConfig), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn current(State(state): State<AppState>, identity: Identity) -> Result<Response, ApiError> {
     may_read(&identity)?;
     Ok(with_etag(state.store.current_config().await?))
 }
 
+/// An older version, as it was.
+#[utoipa::path(get, path = "/api/v1/config/{version}", tag = "config", params(("version" = u32, Path, description = "Configuration version")),
+    responses((status = 200, body = ScoringConfig), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn version(
     State(state): State<AppState>,
     identity: Identity,
@@ -76,6 +84,11 @@ fn if_match(headers: &HeaderMap) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::validation("If-Match", "If-Match must be a version such as \"3\""))
 }
 
+/// Replaces the configuration (admin); `If-Match` must name the current version.
+#[utoipa::path(put, path = "/api/v1/config", tag = "config", request_body = NewScoringConfig,
+    params(("If-Match" = String, Header, description = "The current version, e.g. \"3\"")),
+    responses((status = 200, body = ScoringConfig), (status = 409, description = "Stale version", body = Problem),
+        (status = 428, description = "If-Match missing", body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn replace(
     State(state): State<AppState>,
     identity: Identity,

@@ -1,28 +1,30 @@
 //! Contractors: create, update and time off (admin); read (admin, dispatchers of the region,
 //! the contractor itself); their assignments in a time range.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use dispatch_core::{Assignment, Contractor, ContractorId, NewContractor, RegionId, TimeOff};
 use dispatch_store::Page;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{Paging, created};
 use crate::auth::{Identity, Role, require_admin};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/contractors", get(list).post(create))
-        .route("/api/v1/contractors/{id}", get(read).put(update))
-        .route("/api/v1/contractors/{id}/time-off", post(add_time_off))
-        .route("/api/v1/contractors/{id}/assignments", get(assignments))
+/// The contractor routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update))
+        .routes(routes!(add_time_off))
+        .routes(routes!(assignments))
 }
 
 fn parse_id(id: &str) -> Result<ContractorId, ApiError> {
@@ -58,6 +60,9 @@ async fn ensure_region(state: &AppState, region: &RegionId) -> Result<(), ApiErr
     }
 }
 
+/// Creates a contractor (admin).
+#[utoipa::path(post, path = "/api/v1/contractors", tag = "contractors", request_body = NewContractor,
+    responses((status = 201, body = Contractor), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -71,6 +76,9 @@ async fn create(
     Ok(created(&contractor))
 }
 
+/// Replaces a contractor's profile (admin).
+#[utoipa::path(put, path = "/api/v1/contractors/{id}", tag = "contractors", request_body = NewContractor, params(("id" = String, Path)),
+    responses((status = 200, body = Contractor), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn update(
     State(state): State<AppState>,
     identity: Identity,
@@ -89,6 +97,9 @@ async fn update(
     }
 }
 
+/// One contractor (admin, its region's dispatchers, itself).
+#[utoipa::path(get, path = "/api/v1/contractors/{id}", tag = "contractors", params(("id" = String, Path)),
+    responses((status = 200, body = Contractor), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -98,14 +109,18 @@ async fn read(
     visible_contractor(&state, &identity, id).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     region: Option<String>,
     limit: Option<u32>,
     cursor: Option<String>,
 }
 
+/// A page of contractors (admin: any or all regions; dispatchers: one of theirs).
+#[utoipa::path(get, path = "/api/v1/contractors", tag = "contractors", params(ListQuery),
+    responses((status = 200, body = Page<Contractor>), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -137,6 +152,9 @@ async fn list(
     ))
 }
 
+/// Adds time off (admin).
+#[utoipa::path(post, path = "/api/v1/contractors/{id}/time-off", tag = "contractors", request_body = TimeOff, params(("id" = String, Path)),
+    responses((status = 201, body = TimeOff), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn add_time_off(
     State(state): State<AppState>,
     identity: Identity,
@@ -152,8 +170,9 @@ async fn add_time_off(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct RangeQuery {
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -162,6 +181,9 @@ struct RangeQuery {
 /// Longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 92;
 
+/// A contractor's live assignments overlapping [from, to).
+#[utoipa::path(get, path = "/api/v1/contractors/{id}/assignments", tag = "contractors", params(("id" = String, Path), RangeQuery),
+    responses((status = 200, body = Vec<Assignment>), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn assignments(
     State(state): State<AppState>,
     identity: Identity,

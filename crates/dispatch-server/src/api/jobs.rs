@@ -1,27 +1,29 @@
 //! Jobs: create, list by region and status, read, cancel (admins and the region's
 //! dispatchers; a contractor may read a job it is assigned to).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{Duration, Utc};
 use dispatch_core::{Job, JobId, JobStatus, NewJob, RegionId};
 use dispatch_store::Page;
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::{Paging, created};
-use crate::auth::{Identity, Role};
-use crate::error::ApiError;
+use crate::auth::{Identity, Role, require_dispatcher};
+use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/jobs", get(list).post(create))
-        .route("/api/v1/jobs/{id}", get(read))
-        .route("/api/v1/jobs/{id}/cancel", post(cancel))
+/// The job routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read))
+        .routes(routes!(cancel))
 }
 
 fn parse_id(id: &str) -> Result<JobId, ApiError> {
@@ -46,6 +48,9 @@ pub async fn dispatchable_job(
 /// How far ahead a job window may end.
 const MAX_WINDOW_AHEAD_DAYS: i64 = 366;
 
+/// Creates an open job (admin, the region's dispatchers).
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = NewJob,
+    responses((status = 201, body = Job), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -82,8 +87,9 @@ async fn create(
     Ok(created(&job))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     region: String,
     status: Option<JobStatus>,
@@ -91,6 +97,9 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
+/// A page of a region's jobs, optionally of one status.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
+    responses((status = 200, body = Page<Job>), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -112,6 +121,9 @@ async fn list(
     ))
 }
 
+/// One job.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -147,11 +159,15 @@ async fn read(
     }
 }
 
+/// Cancels an open or assigned job (its live assignment ends with it).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 200, body = Job), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn cancel(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
 ) -> Result<Json<Job>, ApiError> {
+    require_dispatcher(&identity)?;
     let id = parse_id(&id)?;
     dispatchable_job(&state, &identity, id).await?;
     state

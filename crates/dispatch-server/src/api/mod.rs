@@ -1,8 +1,9 @@
 //! The HTTP API under `/api/v1` (SPEC §6), one module per resource, merged here.
 //!
 //! Every handler authenticates with [`Identity`](crate::auth::Identity) and checks the role
-//! itself (SPEC §3); an object of a region or contractor the caller may not see answers 404,
-//! exactly like a missing one.
+//! itself (SPEC §3): a role without the right answers 403 before any object is looked up, and
+//! an object of a region or contractor the caller may not see answers 404, exactly like a
+//! missing one.
 
 mod assignments;
 mod audit;
@@ -13,7 +14,6 @@ mod recommendations;
 mod regions;
 pub mod system;
 
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use dispatch_store::PageRequest;
@@ -21,10 +21,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+use utoipa_axum::router::OpenApiRouter;
 
-/// Every `/api/v1` route.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every `/api/v1` route, with its OpenAPI description.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(regions::router())
         .merge(contractors::router())
         .merge(jobs::router())

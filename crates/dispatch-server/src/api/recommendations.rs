@@ -1,31 +1,33 @@
 //! Recommendations: ask (202 at once; the worker computes) and read the result.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::Utc;
 use dispatch_core::{DEFAULT_LIMIT, JobId, JobStatus};
 use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::error::TrySendError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::api::jobs::dispatchable_job;
-use crate::auth::Identity;
-use crate::error::ApiError;
+use crate::auth::{Identity, require_dispatcher};
+use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/recommendations", post(ask))
-        .route("/api/v1/recommendations/{id}", get(read))
+/// The recommendation routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ask))
+        .routes(routes!(read))
 }
 
 /// `POST /api/v1/recommendations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecommendationRequest {
     /// The job to recommend contractors for.
@@ -38,7 +40,7 @@ pub struct RecommendationRequest {
 }
 
 /// The 202 answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RecommendationAccepted {
     /// Correlates with `RecommendationReady`.
@@ -52,11 +54,16 @@ pub struct RecommendationAccepted {
 /// Most candidates one request may ask for.
 const MAX_LIMIT: u32 = 200;
 
+/// Asks for recommendations for an open job: 202 at once, `RecommendationReady` when done.
+#[utoipa::path(post, path = "/api/v1/recommendations", tag = "recommendations", request_body = RecommendationRequest,
+    responses((status = 202, body = RecommendationAccepted), (status = 404, body = Problem), (status = 409, body = Problem),
+        (status = 422, body = Problem), (status = 503, description = "Too many in progress", body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn ask(
     State(state): State<AppState>,
     identity: Identity,
     ApiJson(request): ApiJson<RecommendationRequest>,
 ) -> Result<Response, ApiError> {
+    require_dispatcher(&identity)?;
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT as u32);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::validation(
@@ -106,11 +113,15 @@ async fn ask(
     Ok((StatusCode::ACCEPTED, Json(accepted)).into_response())
 }
 
+/// The result: candidates in rank order and the excluded contractors with reasons.
+#[utoipa::path(get, path = "/api/v1/recommendations/{id}", tag = "recommendations", params(("id" = String, Path, description = "requestId")),
+    responses((status = 200, body = RecommendationRecord), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
 ) -> Result<Json<RecommendationRecord>, ApiError> {
+    require_dispatcher(&identity)?;
     let id: RequestId = id
         .parse()
         .map_err(|_| ApiError::NotFound("recommendation"))?;

@@ -1,23 +1,28 @@
 //! Regions: create (admin), list and read (what the caller serves).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
 use dispatch_core::{Region, RegionId};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::api::created;
 use crate::auth::{Identity, Role, require_admin};
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/regions", get(list).post(create))
-        .route("/api/v1/regions/{id}", get(read))
+/// The region routes.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read))
 }
 
+/// Creates a region (admin).
+#[utoipa::path(post, path = "/api/v1/regions", tag = "regions", request_body = Region,
+    responses((status = 201, body = Region), (status = 409, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -49,6 +54,9 @@ async fn may_see(
     })
 }
 
+/// The regions the caller may see.
+#[utoipa::path(get, path = "/api/v1/regions", tag = "regions",
+    responses((status = 200, body = Vec<Region>), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -62,6 +70,9 @@ async fn list(
     Ok(Json(visible))
 }
 
+/// One region.
+#[utoipa::path(get, path = "/api/v1/regions/{id}", tag = "regions", params(("id" = String, Path, description = "Region slug")),
+    responses((status = 200, body = Region), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
