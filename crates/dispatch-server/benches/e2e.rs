@@ -67,6 +67,7 @@ async fn main() {
     println!(
         "e2e: {cores} cores; region of {contractors} contractors; {subscribers} subscribed dispatchers; {requests} requests"
     );
+    let mut failed = 0;
     let mut first_ms = Vec::new();
     let mut last_ms = Vec::new();
     let mut all_ms = Vec::new();
@@ -99,6 +100,21 @@ async fn main() {
         for elapsed in futures_util::future::join_all(receivers).await {
             arrivals.push(elapsed.as_secs_f64() * 1000.0);
         }
+        let result = server
+            .call(
+                "GET",
+                &format!(
+                    "/api/v1/recommendations/{}",
+                    request_id.as_str().unwrap_or_default()
+                ),
+                Some(&token),
+                None,
+            )
+            .await;
+        if result.body["status"] != "ready" {
+            failed += 1;
+            eprintln!("recommendation not ready: {}", result.body["error"]);
+        }
         arrivals.sort_by(f64::total_cmp);
         first_ms.push(arrivals[0]);
         last_ms.push(arrivals[arrivals.len() - 1]);
@@ -107,6 +123,7 @@ async fn main() {
     for list in [&mut first_ms, &mut last_ms, &mut all_ms] {
         list.sort_by(f64::total_cmp);
     }
+    println!("{failed} of {requests} recommendations failed");
     println!(
         "POST → RecommendationReady, per delivery: p50 {:.1} ms, p99 {:.1} ms",
         percentile(&all_ms, 0.50),

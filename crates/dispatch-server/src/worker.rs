@@ -38,11 +38,7 @@ pub async fn run(state: AppState, mut queue: mpsc::Receiver<RequestId>, workers:
                 tracing::warn!(%request_id, %error, "recommendation failed");
                 metrics::counter!("dispatch_recommendations_total", "outcome" => "failed")
                     .increment(1);
-                if let Err(error) = state
-                    .store
-                    .fail_recommendation(request_id, &error.to_string())
-                    .await
-                {
+                if let Err(error) = fail(&state, request_id, &error).await {
                     tracing::error!(%request_id, %error, "could not record the failure");
                 }
             } else {
@@ -54,6 +50,31 @@ pub async fn run(state: AppState, mut queue: mpsc::Receiver<RequestId>, workers:
             drop(slot);
         });
     }
+}
+
+/// Records the failure and still announces `RecommendationReady`: the dispatcher waiting for
+/// it fetches the result and sees `status: "failed"` with the reason, instead of waiting forever.
+async fn fail(state: &AppState, request_id: RequestId, error: &ApiError) -> Result<(), StoreError> {
+    let events = match state.store.recommendation(request_id).await? {
+        Some(record) => vec![
+            RecommendationReady {
+                kind: RECOMMENDATION_READY,
+                job_id: record.job_id,
+                request_id,
+                region: record.region,
+                config_version: state.store.current_config().await?.version,
+                generated_at: Utc::now(),
+            }
+            .into_outbox(),
+        ],
+        None => Vec::new(),
+    };
+    state
+        .store
+        .fail_recommendation(request_id, &error.to_string(), &events)
+        .await?;
+    state.relay.notify_one();
+    Ok(())
 }
 
 async fn process(state: &AppState, request_id: RequestId) -> Result<(), ApiError> {

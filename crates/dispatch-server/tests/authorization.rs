@@ -1,7 +1,10 @@
 //! The authorisation matrix (SPEC §3): every route the OpenAPI document lists × six callers —
 //! an admin, a dispatcher of the object's region, a dispatcher of another region, the contractor
 //! the object belongs to, another contractor, and no token — against an expected-access table
-//! written here as data. A route in the document without a row, or a row without a route, fails.
+//! written here as data. A route in the document without a row, or a row without a route, fails;
+//! so does a document whose declared security or responses disagree with the table. The
+//! operational routes (`/healthz`, `/readyz`, `/metrics`, the document itself) are public and
+//! exercised whether or not the document lists them.
 //!
 //! A refused read of an object in another region or of another contractor must answer exactly
 //! like a missing one: every such cell is compared byte for byte with the same request for an id

@@ -333,14 +333,15 @@ impl Store {
         delegate!(self.complete_recommendation(rec, audit, events))
     }
 
-    /// Marks a recommendation failed with `error`. Nothing happens when there is no such
-    /// request.
+    /// Marks a recommendation failed with `error` and appends `events`, in one transaction.
+    /// Nothing happens (no events either) when there is no such request.
     pub async fn fail_recommendation(
         &self,
         request_id: RequestId,
         error: &str,
+        events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
-        delegate!(self.fail_recommendation(request_id, error))
+        delegate!(self.fail_recommendation(request_id, error, events))
     }
 
     /// Stores an audit record on its own (a manual assignment without a recommendation still

@@ -1,12 +1,18 @@
 """Fixtures for the signalrcore interop suite.
 
 `server` spawns the Rust interop server once per session; `connect` builds signalrcore
-connections over WebSockets (sync, thread-based API) and stops them after each test.
+connections (sync, thread-based API) and stops them after each test. `transport` parametrizes
+every test that uses it over WebSockets, Server-Sent Events and Long Polling: test ids end with
+`[WebSockets]`, `[ServerSentEvents]` or `[LongPolling]`.
+
+A test that cannot pass on a transport because of a signalrcore bug is marked
+`@pytest.mark.client_bug("LongPolling", reason="...")` and skipped there with that reason.
 
 Environment:
   INTEROP_SERVER_BIN   server binary (relative paths are taken from e2e/python);
                        default ../../target/debug/examples/interop_server
   INTEROP_SERVER_LOG=1 echo the server's output to stderr
+  INTEROP_TRANSPORTS   comma list from WebSockets,ServerSentEvents,LongPolling (default: all)
 """
 
 import collections
@@ -30,6 +36,19 @@ SERVER_BIN = os.path.normpath(
         or "../../target/debug/examples/interop_server",
     )
 )
+TRANSPORTS = {
+    "WebSockets": HttpTransportType.web_sockets,
+    "ServerSentEvents": HttpTransportType.server_sent_events,
+    "LongPolling": HttpTransportType.long_polling,
+}
+SELECTED_TRANSPORTS = [
+    name.strip()
+    for name in (os.environ.get("INTEROP_TRANSPORTS") or ",".join(TRANSPORTS)).split(",")
+    if name.strip()
+]
+for _name in SELECTED_TRANSPORTS:
+    if _name not in TRANSPORTS:
+        raise ValueError(f"unknown transport {_name} in INTEROP_TRANSPORTS")
 STARTUP_TIMEOUT_S = 20
 WAIT_S = 10
 LISTENING = re.compile(r"^listening on (http://127\.0\.0\.1:(\d+))\s*$")
@@ -157,13 +176,33 @@ class Connection:
         worker.join(5)
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "client_bug(transport, reason): skip on that transport because of a signalrcore bug",
+    )
+
+
+@pytest.fixture(params=SELECTED_TRANSPORTS)
+def transport(request):
+    """The transport name of this test instance (the test id ends with it)."""
+    for marker in request.node.iter_markers("client_bug"):
+        if marker.args[0] == request.param:
+            pytest.skip(
+                f"{request.node.name}: signalrcore 1.0.2 bug on {request.param}: "
+                f"{marker.kwargs['reason']}"
+            )
+    return request.param
+
+
 @pytest.fixture
-def connect(server):
-    """Factory: connect(hub="/hub", token=None, handlers=None) -> a started Connection."""
+def connect(server, transport):
+    """Factory: connect(hub="/hub", token=None, handlers=None) -> a started Connection over
+    this test's transport."""
     made = []
 
     def factory(hub="/hub", token=None, handlers=None):
-        options = {"transport": HttpTransportType.web_sockets}
+        options = {"transport": TRANSPORTS[transport]}
         if token is not None:
             options["access_token_factory"] = lambda: token
         hub_connection = HubConnectionBuilder().with_url(server.url(hub), options=options).build()

@@ -1,7 +1,16 @@
-"""signalrcore 1.0.2 (sync API, WebSockets, JSON) against the interop server.
+"""signalrcore 1.0.2 (sync API, JSON) against the interop server, over WebSockets, Server-Sent
+Events and Long Polling (the `transport` fixture parametrizes every test that connects).
 
 signalrcore never sends negotiateVersion, so these connections use negotiate version 0 and put the
-connectionId into `id=`; they also send a handshake with version 0.
+connectionId into `id=`; they also send a handshake with version 0. Its long polling POSTs that
+handshake before its first poll, which the server must accept (ASP.NET Core does).
+
+Two signalrcore 1.0.2 long-polling bugs (not the server's; see the skip reasons):
+- its poll loop hands only the first message of each poll response to the hub, keeping the rest
+  until another response arrives, while a server answers a poll with every waiting message
+  (ASP.NET Core too), so bursts stall;
+- its polls carry no Authorization header (only negotiate and the POSTs do), so on a hub that
+  requires a token the polls are refused with 401 and it retries them in a busy loop.
 """
 
 import json
@@ -10,8 +19,8 @@ import urllib.error
 import urllib.request
 
 import pytest
+from conftest import TRANSPORTS
 from signalrcore.hub_connection_builder import HubConnectionBuilder
-from signalrcore.types import HttpTransportType
 
 WAIT_S = 10
 
@@ -79,6 +88,13 @@ def test_group_message(connect):
     assert received == [["py-room", "hi group"]]
 
 
+LP_BATCHES = (
+    "the poll loop handles only the first message of each poll response (LongPollingBaseClient._append)"
+)
+LP_NO_TOKEN = "polls are sent without the Authorization header, so /authhub refuses them (401)"
+
+
+@pytest.mark.client_bug("LongPolling", reason=LP_BATCHES)
 def test_send_many_arrives_in_order(connect):
     numbers = []
     done = threading.Event()
@@ -110,6 +126,7 @@ def test_unknown_method_is_an_error_completion(connect):
     assert conn.invoke("Echo", ["still open"]).result == "still open"
 
 
+@pytest.mark.client_bug("LongPolling", reason=LP_NO_TOKEN)
 def test_authhub_with_access_token_factory(connect):
     conn = connect(hub="/authhub", token="user:alice")
     completion = conn.invoke("GetUser", [])
@@ -117,10 +134,10 @@ def test_authhub_with_access_token_factory(connect):
     assert completion.result == "alice"
 
 
-def test_authhub_without_token_is_401(server):
+def test_authhub_without_token_is_401(server, transport):
     hub = (
         HubConnectionBuilder()
-        .with_url(server.url("/authhub"), options={"transport": HttpTransportType.web_sockets})
+        .with_url(server.url("/authhub"), options={"transport": TRANSPORTS[transport]})
         .build()
     )
     with pytest.raises(urllib.error.HTTPError) as raised:
@@ -128,6 +145,7 @@ def test_authhub_without_token_is_401(server):
     assert raised.value.code == 401
 
 
+@pytest.mark.client_bug("LongPolling", reason=LP_NO_TOKEN)
 def test_send_to_user_reaches_only_that_user(connect):
     got = threading.Event()
     alice_messages = []

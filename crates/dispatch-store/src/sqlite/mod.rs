@@ -710,19 +710,27 @@ impl SqliteStore {
         &self,
         request_id: RequestId,
         error: &str,
+        events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
+        let events = encode_events(events)?;
         let mut tx = self.begin_write().await?;
-        let result = sqlx::query(
-            "UPDATE recommendations SET status = 'failed', error = ?, updated_at = ? \
-             WHERE request_id = ?",
-        )
-        .bind(error)
-        .bind(ts(&Utc::now()))
-        .bind(request_id.to_string())
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
-        .map_err(StoreError::from);
+        let result = async {
+            let updated = sqlx::query(
+                "UPDATE recommendations SET status = 'failed', error = ?, updated_at = ? \
+                 WHERE request_id = ?",
+            )
+            .bind(error)
+            .bind(ts(&Utc::now()))
+            .bind(request_id.to_string())
+            .execute(&mut *tx)
+            .await?;
+            // Nothing to report for a request that does not exist.
+            if updated.rows_affected() > 0 {
+                insert_events(&mut tx, &events).await?;
+            }
+            Ok(())
+        }
+        .await;
         finish(tx, result).await
     }
 

@@ -1035,7 +1035,7 @@ pub async fn recommendations_lifecycle(store: Store) {
         .await
         .expect("create");
     store
-        .fail_recommendation(req3, "no region index")
+        .fail_recommendation(req3, "no region index", &[])
         .await
         .expect("fail");
     let failed = store
@@ -1046,7 +1046,7 @@ pub async fn recommendations_lifecycle(store: Store) {
     assert_eq!(failed.status, RecommendationStatus::Failed);
     assert_eq!(failed.error.as_deref(), Some("no region index"));
     store
-        .fail_recommendation(RequestId::from_u128(0xEE), "x")
+        .fail_recommendation(RequestId::from_u128(0xEE), "x", &[])
         .await
         .expect("no such request: no-op");
 
