@@ -47,6 +47,8 @@ mod openapi;
 pub mod synth;
 pub mod time;
 pub mod travel;
+#[cfg(feature = "ts")]
+mod ts;
 pub mod validate;
 
 pub use config::{Limits, NewScoringConfig, ScoringConfig, Weights};

@@ -31,6 +31,7 @@ use crate::ids::{AssignmentId, AuditId, ContractorId, JobId, RegionId, SkillName
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GeoPoint {
     /// Latitude, −90…90.
     pub lat: f64,
@@ -49,6 +50,7 @@ impl GeoPoint {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Weekday {
     /// Monday.
     Mon,
@@ -185,6 +187,7 @@ impl<'de> Deserialize<'de> for LocalTime {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkingHours {
     /// The day the shift starts on.
     pub day: Weekday,
@@ -214,6 +217,7 @@ impl WorkingHours {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TimeOff {
     /// Start, inclusive.
     pub start_utc: DateTime<Utc>,
@@ -228,6 +232,7 @@ pub struct TimeOff {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Skill {
     /// Trade name, e.g. `plumbing`.
     pub name: SkillName,
@@ -239,6 +244,7 @@ pub struct Skill {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct RequiredSkill {
     /// Trade name, e.g. `plumbing`.
     pub name: SkillName,
@@ -250,6 +256,7 @@ pub struct RequiredSkill {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Region {
     /// Slug, e.g. `west`.
     pub id: RegionId,
@@ -257,6 +264,7 @@ pub struct Region {
     pub name: String,
     /// IANA zone, e.g. `America/Los_Angeles`; working hours are read in it.
     #[cfg_attr(feature = "openapi", schema(value_type = String, example = "America/Los_Angeles"))]
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub time_zone: Tz,
 }
 
@@ -268,6 +276,7 @@ fn default_true() -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NewContractor {
     /// Display name.
     pub name: String,
@@ -313,6 +322,7 @@ impl NewContractor {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Contractor {
     /// Id.
     pub id: ContractorId,
@@ -355,6 +365,7 @@ impl Contractor {
 )]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum Priority {
     /// Can wait.
     Low,
@@ -371,6 +382,7 @@ pub enum Priority {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum JobStatus {
     /// Waiting for a contractor.
     #[default]
@@ -387,6 +399,7 @@ pub enum JobStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct NewJob {
     /// Region the job is in.
     pub region: RegionId,
@@ -429,6 +442,7 @@ impl NewJob {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Job {
     /// Id.
     pub id: JobId,
@@ -458,6 +472,7 @@ pub struct Job {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum AssignmentSource {
     /// The service assigned the top candidate.
     Auto,
@@ -469,6 +484,7 @@ pub enum AssignmentSource {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Assignment {
     /// Id.
     pub id: AssignmentId,

@@ -18,6 +18,7 @@ pub(crate) const EARTH_RADIUS_KM: f64 = 6_371.008_8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub enum TravelSource {
     /// Straight-line distance × road factor at an average speed.
     Estimate,

@@ -124,6 +124,7 @@ impl ApiError {
 
 /// An error answer (RFC 9457 problem document).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Problem {
     /// Stable problem type, e.g. `urn:dispatch:problem:validation`.
     #[serde(rename = "type")]
@@ -136,6 +137,7 @@ pub struct Problem {
     pub detail: String,
     /// For validation failures: the JSON path of the field at fault.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub field: Option<String>,
 }
 

@@ -21,10 +21,12 @@ pub fn contractor_channel(contractor: ContractorId) -> String {
 
 /// Recommendations for a job were computed; clients fetch them over HTTP.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RecommendationReady {
     /// Always `RecommendationReady`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ts", ts(type = "\"RecommendationReady\""))]
     #[schema(value_type = String, example = "RecommendationReady")]
     pub kind: &'static str,
     /// The job.
@@ -41,10 +43,12 @@ pub struct RecommendationReady {
 
 /// A job was assigned.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct JobAssigned {
     /// Always `JobAssigned`.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "ts", ts(type = "\"JobAssigned\""))]
     #[schema(value_type = String, example = "JobAssigned")]
     pub kind: &'static str,
     /// The job.

@@ -105,7 +105,7 @@ mod tests {
 
     #[test]
     fn channels_follow_the_roles() {
-        let me = ContractorId::from_u128(1);
+        let me = ContractorId::from_u128(0xabcd_ef01);
         let other = ContractorId::from_u128(2);
         let dispatcher = claims(Role::Dispatcher, &["west"], None);
         let contractor = claims(Role::Contractor, &[], Some(me));

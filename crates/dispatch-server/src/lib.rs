@@ -11,7 +11,11 @@
 //!   index for the engine.
 //! * [`events`] and [`relay`] — the two events, written to the outbox with their change and
 //!   sent after commit.
-//! * [`demo`] — demo data from the engine's generator.
+//! * `typescript` (feature `ts`) — the web pages' TypeScript types, generated from these types.
+//! * [`demo`] — demo data from the engine's generator; [`dev`] — development sign-in for the
+//!   web pages (development mode only).
+//! * The web pages themselves (dispatcher console, contractor view) come from `dispatch-web`,
+//!   merged at `/` by [`app`].
 //!
 //! The domain (`dispatch-core`), the store (`dispatch-store`) and the SignalR engine
 //! (`signalr-hub`) never meet except here.
@@ -20,6 +24,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod demo;
+pub mod dev;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -28,6 +33,8 @@ pub mod idempotency;
 pub mod planning;
 pub mod relay;
 pub mod state;
+#[cfg(feature = "ts")]
+pub mod typescript;
 pub mod worker;
 
 use std::future::Future;
@@ -121,7 +128,8 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The whole HTTP application: API, its OpenAPI document, operational endpoints and the hub.
+/// The whole HTTP application: API, its OpenAPI document, operational endpoints, the hub and
+/// the web pages.
 pub fn app(state: AppState, hub: &Hub) -> Router {
     use utoipa::OpenApi as _;
     let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -141,11 +149,14 @@ pub fn app(state: AppState, hub: &Hub) -> Router {
             idempotency::idempotency,
         ))
         .merge(api::system::router())
+        .merge(dev::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     api.merge(hub.router(hub::HUB_PATH))
+        // The pages at `/` (explicit routes only, so nothing above is shadowed).
+        .merge(dispatch_web::router())
         .layer(middleware::from_fn(observe))
 }
 

@@ -3,8 +3,9 @@
 //!
 //! Each message says what to do about it. The HTTP mapping lives in the server; as a guide:
 //! `Conflict`, `Assignment(..)` (except `JobNotFound`), and `StaleVersion` are 409s;
-//! `Invalid` and `InvalidCursor` are 422s (or 400s); `Unavailable` and retryable `Database`
-//! errors are 503s; everything else is a 500 whose cause is logged, not shown.
+//! `Invalid` and `InvalidCursor` are 422s (or 400s); `Unavailable` and every error whose
+//! [`StoreError::is_retryable`] is true (`Contention`, busy or aborted `Database` errors) are
+//! 503s; everything else is a 500 whose cause is logged, not shown.
 
 use dispatch_core::AssignmentId;
 
@@ -47,6 +48,19 @@ pub enum StoreError {
     /// The database reported an error; see [`StoreError::is_retryable`].
     #[error("database error: {0}")]
     Database(#[source] sqlx::Error),
+    /// Concurrent transactions kept colliding (PostgreSQL serialization failures or deadlocks)
+    /// and the store gave up after retrying the whole transaction a bounded number of times.
+    /// Nothing was changed. Always retryable: answer 503 and let the client retry shortly.
+    #[error(
+        "the database is busy with conflicting concurrent changes (gave up after {attempts} attempts: {source}); retry shortly"
+    )]
+    Contention {
+        /// How many times the transaction was tried.
+        attempts: u32,
+        /// The last attempt's error.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The schema could not be brought up to date (e.g. the database was written by a newer
     /// version of the service, or a migration file was edited after it was applied).
     #[error(
@@ -97,6 +111,7 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Database(e) => sqlx_is_retryable(e),
+            StoreError::Contention { .. } => true,
             _ => false,
         }
     }

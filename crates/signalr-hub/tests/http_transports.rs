@@ -229,6 +229,17 @@ async fn a_post_before_the_first_poll_waits_for_the_transport() {
     assert_eq!(post(&server, &other, &chunk).await.status, 413);
     // Unknown tokens are still 404.
     assert_eq!(post(&server, "no-such-token", "x").await.status, 404);
+
+    // The same holds whichever transport comes: here a WebSocket reads the POSTed handshake.
+    let ws_token = token(&server).await;
+    let handshake = format!("{{\"protocol\":\"json\",\"version\":1}}{RS}");
+    assert_eq!(post(&server, &ws_token, &handshake).await.status, 200);
+    let mut client = open(server.addr, &format!("?id={ws_token}"))
+        .await
+        .expect("ws");
+    assert_eq!(client.next().await, Some(json!({})));
+    let completion = client.invoke("2", "Echo", json!(["over the socket"])).await;
+    assert_eq!(completion["result"], "over the socket");
 }
 
 #[tokio::test]

@@ -34,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// `POST /api/v1/assignments`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct AssignmentRequest {
     /// The job.
@@ -46,6 +47,7 @@ pub struct AssignmentRequest {
     pub end_utc: DateTime<Utc>,
     /// The recommendation the choice was made from, if any.
     #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub request_id: Option<RequestId>,
 }
 

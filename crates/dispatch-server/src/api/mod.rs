@@ -14,6 +14,11 @@ mod recommendations;
 mod regions;
 pub mod system;
 
+#[cfg(feature = "ts")]
+pub(crate) use assignments::AssignmentRequest;
+#[cfg(feature = "ts")]
+pub(crate) use recommendations::{RecommendationAccepted, RecommendationRequest};
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use dispatch_store::PageRequest;

@@ -28,11 +28,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// `POST /api/v1/recommendations`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RecommendationRequest {
     /// The job to recommend contractors for.
     pub job_id: JobId,
     /// How many candidates (default 5, at most 200).
+    #[cfg_attr(feature = "ts", ts(optional))]
     pub limit: Option<u32>,
     /// Book the top candidate once computed.
     #[serde(default)]
@@ -41,6 +43,7 @@ pub struct RecommendationRequest {
 
 /// The 202 answer.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct RecommendationAccepted {
     /// Correlates with `RecommendationReady`.

@@ -1,0 +1,37 @@
+// Entry point: picks the screen from the path. The server answers `/`, `/dispatch/…` and
+// `/contractor/…` with this same page, so deep links and reloads work.
+
+import "./style.css";
+import { setUnauthenticatedHandler } from "./api";
+import { showConsole } from "./console";
+import { showContractor } from "./contractor";
+import { loadSession } from "./session";
+import { showSignIn } from "./signin";
+
+let teardown: (() => void) | undefined;
+
+function route(): void {
+  teardown?.();
+  teardown = undefined;
+  const path = location.pathname;
+  const session = loadSession();
+  const dispatch = path.match(/^\/dispatch\/([a-z0-9_-]+)\/?$/);
+  const contractor = path.match(/^\/contractor\/([0-9a-f-]{36})\/?$/);
+  if (dispatch && session) {
+    teardown = showConsole(session, dispatch[1]!);
+  } else if (contractor && session) {
+    teardown = showContractor(session, contractor[1]!);
+  } else {
+    showSignIn(session, dispatch || contractor ? "Sign in to open that page." : undefined);
+  }
+}
+
+setUnauthenticatedHandler((message) => {
+  teardown?.();
+  teardown = undefined;
+  history.pushState(null, "", "/");
+  showSignIn(null, message);
+});
+window.addEventListener("popstate", route);
+window.addEventListener("dispatch:navigate", route);
+route();
