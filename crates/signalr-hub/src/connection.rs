@@ -387,11 +387,17 @@ where
     <S as Sink<Message>>::Error: Display,
 {
     async fn run(&mut self) -> End {
-        let options = self.hub.options.clone();
-        let keep_alive = sleep_until(Instant::now() + options.keep_alive_interval);
-        let client_timeout = sleep_until(Instant::now() + options.client_timeout);
-        let mut ack_timer = tokio::time::interval(options.stateful_reconnect_ack_interval);
-        ack_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Copies of the two intervals, not of the whole options: this future lives as long as
+        // the connection, and every byte of it is paid per idle connection.
+        let keep_alive_every = self.hub.options.keep_alive_interval;
+        let client_timeout_after = self.hub.options.client_timeout;
+        let keep_alive = sleep_until(Instant::now() + keep_alive_every);
+        let client_timeout = sleep_until(Instant::now() + client_timeout_after);
+        let mut ack_timer = self.stateful.is_some().then(|| {
+            let mut timer = tokio::time::interval(self.hub.options.stateful_reconnect_ack_interval);
+            timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            timer
+        });
         tokio::pin!(keep_alive, client_timeout);
         loop {
             if self.blocked.is_none()
@@ -408,9 +414,7 @@ where
                 if let Err(end) = self.write(outgoing).await {
                     return end;
                 }
-                keep_alive
-                    .as_mut()
-                    .reset(Instant::now() + options.keep_alive_interval);
+                keep_alive.as_mut().reset(Instant::now() + keep_alive_every);
             }
             let stateful = self.stateful.is_some();
             let replay_full = self
@@ -422,7 +426,7 @@ where
                     if let (Ok(permit), Some(invocation)) = (permit, self.blocked.take()) {
                         self.start_invocation(invocation, permit);
                     }
-                    client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                    client_timeout.as_mut().reset(Instant::now() + client_timeout_after);
                 }
                 frame = self.socket.next(), if self.blocked.is_none() => {
                     match frame {
@@ -441,14 +445,14 @@ where
                             }
                         }
                     }
-                    client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                    client_timeout.as_mut().reset(Instant::now() + client_timeout_after);
                 }
                 item = self.queue_rx.recv(), if !replay_full => {
                     let Some(item) = item else { return End::Abort };
                     if let Err(end) = self.write_queued(item).await {
                         return end;
                     }
-                    keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
+                    keep_alive.as_mut().reset(Instant::now() + keep_alive_every);
                 }
                 socket = recv_socket(self.stateful.as_mut()), if stateful => {
                     if let Some(socket) = socket {
@@ -457,10 +461,10 @@ where
                         if let Err(end) = self.resend().await {
                             return end;
                         }
-                        client_timeout.as_mut().reset(Instant::now() + options.client_timeout);
+                        client_timeout.as_mut().reset(Instant::now() + client_timeout_after);
                     }
                 }
-                _ = ack_timer.tick(), if stateful => {
+                _ = tick(ack_timer.as_mut()), if stateful => {
                     let due = self.stateful.as_mut().and_then(|state| state.received.ack_due());
                     if let Some(sequence_id) = due {
                         let ack = self.encode(&HubMessage::Ack { sequence_id });
@@ -474,7 +478,7 @@ where
                     if let Err(end) = self.write(ping.into_iter().collect()).await {
                         return end;
                     }
-                    keep_alive.as_mut().reset(Instant::now() + options.keep_alive_interval);
+                    keep_alive.as_mut().reset(Instant::now() + keep_alive_every);
                 }
                 () = &mut client_timeout, if self.blocked.is_none() && !self.inherent_keep_alive => {
                     tracing::debug!(connection_id = %self.caller.connection_id, "client timeout");
@@ -807,6 +811,16 @@ where
                 Err(End::Abort)
             }
         }
+    }
+}
+
+/// The next tick of a timer that may not exist (then never).
+async fn tick(timer: Option<&mut tokio::time::Interval>) {
+    match timer {
+        Some(timer) => {
+            timer.tick().await;
+        }
+        None => std::future::pending().await,
     }
 }
 
