@@ -420,13 +420,27 @@ async fn start_http_transport(
         Ok(claimed) => claimed,
         Err(error) => return claim_refused(error),
     };
+    let token = TokenGuard {
+        registry: Arc::clone(&hub.registry),
+        token: Some(token),
+    };
+    // Long polling: the token outlives the connection task until the client has polled what
+    // is left (the Close message above all) and been told the connection is over, so the
+    // poll watcher below holds it. SSE delivers the rest on its open response.
+    let (token, poll_token) = match kind {
+        TransportKind::LongPolling => (
+            TokenGuard {
+                registry: Arc::clone(&hub.registry),
+                token: None,
+            },
+            Some(token),
+        ),
+        _ => (token, None),
+    };
     let start = ConnectionStart {
         transport: kind,
         connection_id,
-        token: TokenGuard {
-            registry: Arc::clone(&hub.registry),
-            token: Some(token),
-        },
+        token,
         principal,
         resume: None,
         early_input,
@@ -458,11 +472,15 @@ async fn start_http_transport(
             channel.keep_for_polls(outgoing_rx).await;
             let gap = hub.options.disconnect_timeout;
             tokio::spawn(async move {
+                // Dropped when this watcher ends: the token is forgotten (404 from then on).
+                let _token = poll_token;
                 // Long-polling clients that stop polling are gone; .NET scans once a second.
+                // A connection the server ended stays reachable until the client has been told
+                // (204 or its DELETE), or has not polled for the disconnect timeout.
                 let mut scan = tokio::time::interval(Duration::from_secs(1));
                 loop {
                     scan.tick().await;
-                    if channel.is_closed() {
+                    if channel.has_ended() {
                         break;
                     }
                     if channel.poll_gap_exceeded(gap) {
@@ -551,7 +569,7 @@ async fn delete(
         Some(token) => match hub.registry.token_state(&token) {
             None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
             Some(TokenState::Http(channel)) if channel.kind == TransportKind::LongPolling => {
-                channel.close();
+                channel.end_polls();
                 StatusCode::ACCEPTED.into_response()
             }
             Some(_) => plain(

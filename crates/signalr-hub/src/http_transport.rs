@@ -124,6 +124,9 @@ pub(crate) struct HttpChannel {
     /// Long polling only: the frames waiting for the next poll.
     outgoing_rx: tokio::sync::Mutex<Option<mpsc::Receiver<Message>>>,
     polls: Mutex<Polls>,
+    /// Long polling: the client has been told the connection is over (a poll found the
+    /// outgoing frames finished, or it sent DELETE), so its token can go.
+    ended: AtomicBool,
 }
 
 impl HttpChannel {
@@ -141,6 +144,7 @@ impl HttpChannel {
                 active: 0,
                 last_ended: Instant::now(),
             }),
+            ended: AtomicBool::new(false),
         };
         (channel, ChannelSocket { incoming, outgoing }, outgoing_rx)
     }
@@ -163,6 +167,7 @@ impl HttpChannel {
     }
 
     /// Whether the connection has been ended from the client side.
+    #[cfg(test)]
     pub(crate) fn is_closed(&self) -> bool {
         self.incoming_tx
             .lock()
@@ -219,7 +224,11 @@ impl HttpChannel {
         let outgoing = guard.as_mut()?;
         let first = match tokio::time::timeout(timeout, outgoing.next()).await {
             Err(_) => return Some(Bytes::new()),
-            Ok(None) => return None,
+            Ok(None) => {
+                // Every frame, the Close message included, went out in earlier polls.
+                self.ended.store(true, Ordering::Release);
+                return None;
+            }
             Ok(Some(frame)) => frame,
         };
         let mut body = BytesMut::new();
@@ -228,6 +237,17 @@ impl HttpChannel {
             body.extend_from_slice(&frame_bytes(frame));
         }
         Some(body.freeze())
+    }
+
+    /// The client ended the connection itself (DELETE): it will not poll again.
+    pub(crate) fn end_polls(&self) {
+        self.close();
+        self.ended.store(true, Ordering::Release);
+    }
+
+    /// Whether the client knows the connection is over (it got 204, or sent DELETE).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 
     /// Whether no poll is running and the last one ended more than `gap` ago.

@@ -242,6 +242,84 @@ async fn a_post_before_the_first_poll_waits_for_the_transport() {
     assert_eq!(completion["result"], "over the socket");
 }
 
+/// When the server ends a long-polling connection (a kick, an error), its Close message waits
+/// for the next poll, however late that poll comes (within the disconnect timeout); only then
+/// is the connection over (204) and its token forgotten (404). The official client relies on
+/// the Close message: without it a kick looks like a network failure and its automatic
+/// reconnect starts.
+#[tokio::test]
+async fn a_close_by_the_server_reaches_a_poll_that_comes_after_it() {
+    let server = start(
+        test_hub(HubOptions {
+            disconnect_timeout: Duration::from_secs(3),
+            ..options()
+        })
+        .build(),
+    )
+    .await;
+    let body = negotiate(server.addr, "?negotiateVersion=1").await;
+    let token = body["connectionToken"].as_str().expect("token").to_owned();
+    let id = body["connectionId"].as_str().expect("id").to_owned();
+    let path = format!("/hub?id={token}");
+    http(server.addr, "GET", &path, &[]).await;
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"),
+    )
+    .await;
+    let poll = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!(records(&poll.body), vec![json!({})]);
+
+    // Closed while no poll is waiting; the connection ends on the server at once.
+    assert!(
+        server
+            .handle
+            .close_connection(&id.as_str().into(), Some("bye".to_owned()))
+    );
+    for _ in 0..50 {
+        if server.handle.connection_count() == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(server.handle.connection_count(), 0);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let late = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!(
+        (late.status, records(&late.body)),
+        (200, vec![json!({"type": 7, "error": "bye"})])
+    );
+    let over = http(server.addr, "GET", &path, &[]).await;
+    assert_eq!(over.status, 204);
+    // Once the client was told, the token goes (the scan runs every second).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(http(server.addr, "GET", &path, &[]).await.status, 404);
+}
+
+/// A client that never polls again does not keep a closed connection's token forever.
+#[tokio::test]
+async fn a_closed_long_polling_connection_is_forgotten_without_a_poll() {
+    let server = start(test_hub(options()).build()).await;
+    let body = negotiate(server.addr, "?negotiateVersion=1").await;
+    let token = body["connectionToken"].as_str().expect("token").to_owned();
+    let id = body["connectionId"].as_str().expect("id").to_owned();
+    let path = format!("/hub?id={token}");
+    http(server.addr, "GET", &path, &[]).await;
+    post(
+        &server,
+        &token,
+        &format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"),
+    )
+    .await;
+    http(server.addr, "GET", &path, &[]).await;
+    server.handle.close_connection(&id.as_str().into(), None);
+    // Disconnect timeout 500 ms after the last poll; the scan runs every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(http(server.addr, "GET", &path, &[]).await.status, 404);
+}
+
 #[tokio::test]
 async fn a_newer_poll_ends_the_older_one_with_204() {
     let server = start(
