@@ -5,14 +5,16 @@
 //! # Layout
 //!
 //! * [`Store`]: the one handle the server uses. It wraps an enum of backends chosen from the
-//!   database URL (`sqlite:` now; `postgres://` later) and delegates every method to it, so the
-//!   server never sees which backend it runs on, and there is no `dyn` with async methods.
+//!   database URL (`sqlite:` or `postgres://`) and delegates every method to it, so the server
+//!   never sees which backend it runs on, and there is no `dyn` with async methods.
 //! * [`error`]: [`StoreError`] and [`AssignmentConflict`].
 //! * [`types`]: what only persistence needs: paging, outbox events, recommendation and audit
 //!   documents, idempotency states. Domain entities are `dispatch-core`'s.
 //! * `codec`: how timestamps, ids, enums, JSON documents and cursors become columns, shared by
 //!   every backend.
 //! * `sqlite`: the SQLite backend (embedded migrations in `migrations/sqlite/`).
+//! * `postgres`: the PostgreSQL backend (embedded migrations in `migrations/postgres/`), behind
+//!   the default cargo feature `postgres`.
 //!
 //! # Where it sits
 //!
@@ -20,7 +22,8 @@
 //! clones it into its state, loads rows to build `dispatch_core::RegionIndex`, and saves what
 //! the engine and the handlers decide. The invariants of SPEC §4 — a contractor is never booked
 //! twice at overlapping times, a job has at most one live assignment — are enforced here, inside
-//! one write transaction, not by the caller: see [`Store::create_assignment`].
+//! one write transaction, not by the caller: see [`Store::create_assignment`]. On PostgreSQL the
+//! database enforces them too (an exclusion constraint and a partial unique index).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), dispatch_store::StoreError> {
@@ -36,6 +39,8 @@ pub mod error;
 pub mod types;
 
 mod codec;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use chrono::{DateTime, Utc};
@@ -62,22 +67,26 @@ pub struct Store {
     backend: Backend,
 }
 
-/// The backends, one variant each. PostgreSQL will be `Postgres(postgres::PgStore)`, behind a
-/// cargo feature.
+/// The backends, one variant each.
 #[derive(Debug, Clone)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    #[cfg(feature = "postgres")]
+    Postgres(postgres::PgStore),
 }
 
 /// Which backend a URL asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BackendKind {
     Sqlite,
+    #[cfg(feature = "postgres")]
+    Postgres,
 }
 
 /// What `connect` accepts, for error messages.
 const ACCEPTED_URLS: &str = "use sqlite://PATH or sqlite:PATH for an SQLite file (created if missing), \
-     sqlite::memory: for a throw-away in-memory database, or postgres://… once the PostgreSQL backend is built in";
+     sqlite::memory: for a throw-away in-memory database, or postgres://USER@HOST:PORT/DATABASE \
+     (also postgresql://) for PostgreSQL";
 
 impl BackendKind {
     /// Picks the backend from the URL scheme. Anything unknown is refused rather than read as a
@@ -95,9 +104,12 @@ impl BackendKind {
             return Ok(BackendKind::Sqlite);
         }
         if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            #[cfg(feature = "postgres")]
+            return Ok(BackendKind::Postgres);
+            #[cfg(not(feature = "postgres"))]
             return Err(StoreError::Unsupported(
-                "PostgreSQL support is not compiled in yet: this build of the service only has the \
-                 SQLite backend; use a sqlite: URL (e.g. sqlite://dispatch.db)"
+                "PostgreSQL support is not compiled in: this build of dispatch-store lacks its \
+                 `postgres` feature; rebuild with it, or use a sqlite: URL (e.g. sqlite://dispatch.db)"
                     .to_owned(),
             ));
         }
@@ -114,6 +126,8 @@ macro_rules! delegate {
     ($self:ident . $method:ident ( $($arg:expr),* $(,)? )) => {
         match &$self.backend {
             Backend::Sqlite(b) => b.$method($($arg),*).await,
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => b.$method($($arg),*).await,
         }
     };
 }
@@ -123,12 +137,17 @@ impl Store {
     /// configuration version 1 exists.
     ///
     /// Accepts `sqlite://path` or `sqlite:path` (the file is created if missing; WAL, foreign
-    /// keys, a busy timeout and `synchronous=NORMAL` are set on every connection) and
-    /// `sqlite::memory:` for tests. `postgres://…` is `Unsupported` until that backend lands;
-    /// anything else is `InvalidUrl`. A file that cannot be opened or written is `Unavailable`.
+    /// keys, a busy timeout and `synchronous=NORMAL` are set on every connection),
+    /// `sqlite::memory:` for tests, and `postgres://…` or `postgresql://…` (libpq-style URL; the
+    /// database must exist, the migrations create the `btree_gist` extension if it is missing).
+    /// Anything else is `InvalidUrl`; a PostgreSQL URL in a build without the `postgres` feature
+    /// is `Unsupported`. A file that cannot be opened or written, or a server that cannot be
+    /// reached or refuses the login, is `Unavailable`.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let backend = match BackendKind::from_url(url)? {
             BackendKind::Sqlite => Backend::Sqlite(sqlite::SqliteStore::connect(url).await?),
+            #[cfg(feature = "postgres")]
+            BackendKind::Postgres => Backend::Postgres(postgres::PgStore::connect(url).await?),
         };
         Ok(Store { backend })
     }
@@ -138,10 +157,12 @@ impl Store {
         delegate!(self.ping())
     }
 
-    /// The backend's name: `"sqlite"` (later also `"postgres"`).
+    /// The backend's name: `"sqlite"` or `"postgres"`.
     pub fn backend_name(&self) -> &'static str {
         match &self.backend {
             Backend::Sqlite(_) => "sqlite",
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(_) => "postgres",
         }
     }
 
@@ -247,17 +268,33 @@ impl Store {
     /// record `assignment.audit_id`, and appends `events` to the outbox — all in one write
     /// transaction, or nothing.
     ///
-    /// The invariants are checked inside that transaction, which writers take one at a time:
-    /// the job must exist and be open, with no live assignment (also a unique index), and the
-    /// contractor must have no live assignment overlapping `[start, end)`. A refusal is
-    /// `StoreError::Assignment(..)`; `decision` must name this assignment and contractor
-    /// (else `Invalid`).
+    /// The invariants are checked inside that transaction: the job must exist and be open,
+    /// with no live assignment (also a unique index), and the contractor must have no live
+    /// assignment overlapping `[start, end)` (on PostgreSQL also an exclusion constraint). On
+    /// SQLite writers take that transaction one at a time; on PostgreSQL it locks the job and
+    /// contractor rows. A refusal is `StoreError::Assignment(..)`; an assignment that does not
+    /// end after it starts, or a `decision` that does not name this assignment and contractor,
+    /// is `Invalid`.
     pub async fn create_assignment(
         &self,
         assignment: &Assignment,
         decision: &Decision,
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
+        // Input checks first, the same for every backend: they need no database.
+        if assignment.start_utc >= assignment.end_utc {
+            return Err(StoreError::Invalid(format!(
+                "assignment {} ends ({}) before it starts ({})",
+                assignment.id, assignment.end_utc, assignment.start_utc
+            )));
+        }
+        if decision.assignment_id != assignment.id
+            || decision.contractor_id != assignment.contractor_id
+        {
+            return Err(StoreError::Invalid(
+                "the decision must name the assignment being created and its contractor".to_owned(),
+            ));
+        }
         delegate!(self.create_assignment(assignment, decision, events))
     }
 
@@ -443,14 +480,23 @@ mod tests {
             BackendKind::from_url("SQLITE:///tmp/a.db?mode=rwc").ok(),
             Some(BackendKind::Sqlite)
         );
-        assert!(matches!(
-            BackendKind::from_url("postgres://u:p@h/db"),
-            Err(StoreError::Unsupported(_))
-        ));
-        assert!(matches!(
-            BackendKind::from_url("postgresql://h/db"),
-            Err(StoreError::Unsupported(_))
-        ));
+        for url in [
+            "postgres://u:p@h/db",
+            "postgresql://h/db",
+            "PostgreSQL://h:5433/db",
+        ] {
+            #[cfg(feature = "postgres")]
+            assert_eq!(
+                BackendKind::from_url(url).ok(),
+                Some(BackendKind::Postgres),
+                "{url}"
+            );
+            #[cfg(not(feature = "postgres"))]
+            assert!(
+                matches!(BackendKind::from_url(url), Err(StoreError::Unsupported(_))),
+                "{url}"
+            );
+        }
         for bad in [
             "sqlite:",
             "sqlite://",

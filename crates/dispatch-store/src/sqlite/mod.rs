@@ -489,20 +489,7 @@ impl SqliteStore {
         decision: &Decision,
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
-        // Input checks first: they need no lock.
-        if assignment.start_utc >= assignment.end_utc {
-            return Err(StoreError::Invalid(format!(
-                "assignment {} ends ({}) before it starts ({})",
-                assignment.id, assignment.end_utc, assignment.start_utc
-            )));
-        }
-        if decision.assignment_id != assignment.id
-            || decision.contractor_id != assignment.contractor_id
-        {
-            return Err(StoreError::Invalid(
-                "the decision must name the assignment being created and its contractor".to_owned(),
-            ));
-        }
+        // The input was checked by `Store::create_assignment`.
         let decision_json = to_json(decision, "decision")?;
         let events = encode_events(events)?;
         let mut tx = self.begin_write().await?;

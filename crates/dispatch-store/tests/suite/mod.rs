@@ -26,6 +26,7 @@ pub const ALL: &[&str] = &[
     "contractors_crud",
     "time_off_is_appended",
     "contractors_page_by_name",
+    "contractor_names_sort_by_code_point",
     "jobs_round_trip",
     "jobs_page_50_50_20",
     "invalid_cursor_is_refused",
@@ -191,6 +192,36 @@ pub async fn contractors_page_by_name(store: Store) {
     assert_eq!(west.items.len(), 4);
     assert_eq!(west.next_cursor, None);
     assert!(west.items.iter().all(|c| c.region.as_str() == "west"));
+}
+
+/// Names sort by Unicode code point (byte order of UTF-8, as Rust sorts strings) on every
+/// backend, whatever the database's collation: upper before lower case, accents last.
+pub async fn contractor_names_sort_by_code_point(store: Store) {
+    store.create_region(&region("west")).await.expect("region");
+    let names = [
+        "zoë", "Émile", "bob", "Zed", "ana", "Ana", "Bob", "ábel", "ana ",
+    ];
+    for (n, name) in names.iter().enumerate() {
+        let mut c = contractor(n as u128, "west");
+        c.name = (*name).to_owned();
+        store.create_contractor(&c).await.expect("create");
+    }
+    let mut seen = vec![];
+    let mut page = PageRequest::first(2);
+    loop {
+        let p = store
+            .list_contractors(Some(&RegionId::new("west")), page.clone())
+            .await
+            .expect("page");
+        seen.extend(p.items.iter().map(|c| c.name.clone()));
+        match p.next_cursor {
+            Some(cursor) => page = PageRequest::after(2, cursor),
+            None => break,
+        }
+    }
+    let mut sorted: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+    sorted.sort();
+    assert_eq!(seen, sorted);
 }
 
 pub async fn jobs_round_trip(store: Store) {

@@ -1,0 +1,794 @@
+//! Runs the store suite against PostgreSQL, each test in a database of its own, plus what is
+//! PostgreSQL-specific: URLs, re-running migrations, the constraints the database enforces by
+//! itself, how their violations are reported, outbox commit order, retryable errors.
+//!
+//! The server is named by `DISPATCH_TEST_POSTGRES_URL` (CI: `postgres://postgres@127.0.0.1:5432/test`);
+//! its user must be allowed to create databases. Each test creates `dispatch_test_<pid>_<random>`
+//! next to the database in that URL and drops it when it ends, even by a panic.
+//!
+//! * Variable not set: every test prints `SKIPPED: DISPATCH_TEST_POSTGRES_URL not set` and passes.
+//! * Set, server unreachable: with `CI=true` every test **fails**; otherwise it prints `SKIPPED`
+//!   with the reason and passes.
+//!
+//! ```sh
+//! DISPATCH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
+//!     cargo test -p dispatch-store --test postgres
+//! ```
+
+#![cfg(feature = "postgres")]
+
+mod suite;
+
+use std::io::Write as _;
+use std::time::Duration;
+
+use dispatch_core::{AssignmentId, Contractor, ContractorId, JobId, RegionId};
+use dispatch_store::{
+    AssignmentConflict, IdempotencyBegin, NewOutboxEvent, PageRequest, RecommendationRecord,
+    RecommendationStatus, RequestId, Store, StoreError,
+};
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
+use suite::fixtures::*;
+
+/// The variable naming the server.
+const URL_VAR: &str = "DISPATCH_TEST_POSTGRES_URL";
+
+/// The store's outbox advisory lock (`OUTBOX_LOCK` in src/postgres/mod.rs).
+const OUTBOX_LOCK: i64 = 0x6469_7370_6174_6368;
+
+/// Writes past the test harness's output capture, so a skip is seen even when tests pass.
+fn shout(message: &str) {
+    let line = "=".repeat(100);
+    let _ = writeln!(std::io::stderr(), "\n{line}\n{message}\n{line}");
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// A database created for one test and dropped when the test ends.
+struct TestDb {
+    /// The URL given in `DISPATCH_TEST_POSTGRES_URL`, used to create and drop the database.
+    admin_url: String,
+    /// The new database's name.
+    name: String,
+    /// The URL of the new database.
+    url: String,
+}
+
+impl TestDb {
+    /// A fresh, empty database; `None` when the PostgreSQL tests are skipped (see the module
+    /// docs). Panics when they must run and cannot.
+    async fn create() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(URL_VAR) else {
+            shout(&format!(
+                "SKIPPED: {URL_VAR} not set; this PostgreSQL store test did not run. To run it: \
+                 export {URL_VAR}=postgres://postgres@127.0.0.1:5432/test"
+            ));
+            return None;
+        };
+        let mut admin =
+            match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url))
+                .await
+            {
+                Ok(Ok(conn)) => conn,
+                failure => {
+                    let why = match failure {
+                        Ok(Err(e)) => e.to_string(),
+                        _ => "no answer within 10 s".to_owned(),
+                    };
+                    let message = format!("PostgreSQL named by {URL_VAR} is unreachable: {why}");
+                    if in_ci() {
+                        panic!("{message} (CI=true: the PostgreSQL store tests must run)");
+                    }
+                    shout(&format!(
+                        "SKIPPED: {message}; this PostgreSQL store test did not run"
+                    ));
+                    return None;
+                }
+            };
+        let name = format!(
+            "dispatch_test_{}_{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}"));
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("DISPATCH_TEST_POSTGRES_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        Some(TestDb {
+            admin_url,
+            name,
+            url: url.into(),
+        })
+    }
+
+    /// A store on this database (migrated on connect).
+    async fn store(&self) -> Store {
+        Store::connect(&self.url).await.expect("connect")
+    }
+
+    /// A plain connection to this database, for what the store does not offer.
+    async fn raw(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("raw connect")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop cannot await, and may run inside the test's runtime: use a thread of its own.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            rt.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // FORCE: a panicking test leaves its pool's connections open.
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                let _ = admin.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_owned()) {
+            shout(&format!("could not drop test database {}: {e}", self.name));
+        }
+    }
+}
+
+/// One `#[tokio::test]` per suite behaviour, each on its own database. Multi-threaded, so the
+/// concurrency behaviours really run in parallel (and the 200-booking races really race on the
+/// server's row locks and constraints).
+macro_rules! postgres_suite {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let Some(db) = TestDb::create().await else { return };
+                let store = db.store().await;
+                assert_eq!(store.backend_name(), "postgres");
+                suite::$name(store.clone()).await;
+                store.close().await;
+            }
+        )*
+
+        #[test]
+        fn every_suite_behaviour_runs_here() {
+            let here = [$(stringify!($name)),*];
+            assert_eq!(here.as_slice(), suite::ALL);
+        }
+    };
+}
+
+postgres_suite!(
+    ping_and_backend_name,
+    regions_round_trip,
+    contractors_crud,
+    time_off_is_appended,
+    contractors_page_by_name,
+    contractor_names_sort_by_code_point,
+    jobs_round_trip,
+    jobs_page_50_50_20,
+    invalid_cursor_is_refused,
+    cancel_job_ends_its_assignment,
+    assignment_round_trip,
+    assignment_conflicts,
+    unassign_reopens_job_and_frees_slot,
+    outbox_has_events_iff_committed,
+    concurrent_overlapping_assignments,
+    concurrent_assignments_of_one_job,
+    recommendations_lifecycle,
+    audits_round_trip,
+    config_versions,
+    concurrent_config_replacements,
+    idempotency_states,
+);
+
+// ----- PostgreSQL-specific -----
+
+/// No server needed: a refused connection is `Unavailable`, a bad URL is `InvalidUrl`, and
+/// neither message shows the password.
+#[tokio::test]
+async fn unreachable_server_and_bad_urls() {
+    for url in [
+        "postgres://dispatch:secret@127.0.0.1:1/dispatch",
+        "postgresql://dispatch:secret@127.0.0.1:1/dispatch",
+    ] {
+        match Store::connect(url).await {
+            Err(StoreError::Unavailable(msg)) => {
+                assert!(msg.contains("127.0.0.1:1/dispatch"), "{msg}");
+                assert!(!msg.contains("secret"), "{msg}");
+            }
+            other => panic!("{url}: expected Unavailable, got {other:?}"),
+        }
+    }
+    match Store::connect("postgres://dispatch:secret@localhost:notaport/dispatch").await {
+        Err(StoreError::InvalidUrl(msg)) => {
+            assert!(msg.contains("postgres://USER"), "{msg}");
+            assert!(!msg.contains("secret"), "{msg}");
+        }
+        other => panic!("expected InvalidUrl, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn missing_database_is_unavailable_with_the_cause() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut url = url::Url::parse(&db.url).expect("url");
+    url.set_path("/dispatch_no_such_database");
+    match Store::connect(url.as_str()).await {
+        Err(StoreError::Unavailable(msg)) => {
+            assert!(msg.contains("dispatch_no_such_database"), "{msg}");
+            assert!(msg.contains("does not exist"), "{msg}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 2, 3).await;
+    let a = assignment(
+        1,
+        &w.jobs[0],
+        &w.contractors[0],
+        w.audits[0].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    store
+        .create_assignment(&a, &decision(&a), &[job_assigned(&a, "west")])
+        .await
+        .expect("assign");
+    let mut new = dispatch_core::NewScoringConfig {
+        weights: Default::default(),
+        limits: Default::default(),
+    };
+    new.weights.rating = 0.3;
+    let v2 = store.replace_config(1, &new).await.expect("replace");
+    store.close().await;
+
+    // Both schemes, and several stores at once (as several nodes starting together would).
+    let postgresql = db.url.replacen("postgres://", "postgresql://", 1);
+    let (s1, s2) = tokio::join!(Store::connect(&db.url), Store::connect(&postgresql));
+    for store in [s1.expect("reconnect"), s2.expect("reconnect")] {
+        assert_eq!(store.backend_name(), "postgres");
+        assert_eq!(
+            store.regions().await.expect("regions"),
+            vec![region("west")]
+        );
+        assert_eq!(store.assignment(a.id).await.expect("read"), Some(a.clone()));
+        assert_eq!(store.current_config().await.expect("config"), v2);
+        assert_eq!(store.pending_events(10).await.expect("outbox").len(), 1);
+        store.close().await;
+    }
+
+    let mut conn = db.raw().await;
+    let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(applied, 1);
+    let configs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scoring_configs")
+        .fetch_one(&mut conn)
+        .await
+        .expect("count");
+    assert_eq!(configs, 2);
+    let gist: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM pg_extension WHERE extname = 'btree_gist'")
+            .fetch_one(&mut conn)
+            .await
+            .expect("count");
+    assert_eq!(gist, 1);
+}
+
+/// Raw SQL, bypassing the store: the database refuses overlapping live bookings of a contractor
+/// and a second live assignment of a job, and allows touching slots and ended history.
+#[tokio::test]
+async fn the_database_itself_refuses_double_booking() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 2, 3).await;
+    let mut conn = db.raw().await;
+    let insert = |n: u128, job: usize, contractor: usize, start: u32, end: u32, status: &str| {
+        let sql = format!(
+            "INSERT INTO assignments (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status) \
+             VALUES ('{}', '{}', '{}', '{}', '2026-12-01T{start:02}:00:00Z', '2026-12-01T{end:02}:00:00Z', 'manual', '{status}')",
+            AssignmentId::from_u128(n),
+            w.jobs[job].id,
+            w.contractors[contractor].id,
+            w.audits[job].audit_id,
+        );
+        sqlx::query(AssertSqlSafe(sql))
+    };
+    insert(1, 0, 0, 16, 18, "live")
+        .execute(&mut conn)
+        .await
+        .expect("first booking");
+    // Overlapping, same contractor, other job.
+    let e = insert(2, 1, 0, 17, 19, "live")
+        .execute(&mut conn)
+        .await
+        .expect_err("overlap refused");
+    let db_err = e.as_database_error().expect("database error");
+    assert_eq!(db_err.code().as_deref(), Some("23P01"), "{e}");
+    assert_eq!(db_err.constraint(), Some("assignments_no_overlap"));
+    // Same job, other contractor.
+    let e = insert(3, 0, 1, 9, 10, "live")
+        .execute(&mut conn)
+        .await
+        .expect_err("second live assignment refused");
+    let db_err = e.as_database_error().expect("database error");
+    assert_eq!(db_err.code().as_deref(), Some("23505"), "{e}");
+    assert_eq!(db_err.constraint(), Some("assignments_one_live_per_job"));
+    // Touching is not overlapping; ended rows are history and block nothing.
+    insert(4, 1, 0, 18, 19, "live")
+        .execute(&mut conn)
+        .await
+        .expect("touching slot");
+    insert(5, 2, 0, 16, 19, "unassigned")
+        .execute(&mut conn)
+        .await
+        .expect("ended row");
+    insert(6, 0, 1, 9, 10, "cancelled")
+        .execute(&mut conn)
+        .await
+        .expect("ended row");
+    // An empty or reversed slot.
+    let e = insert(7, 2, 1, 12, 12, "live")
+        .execute(&mut conn)
+        .await
+        .expect_err("empty slot refused");
+    assert_eq!(
+        e.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("23514")
+    );
+}
+
+/// Polls until a session of this database waits on a lock (the store's statement is blocked).
+async fn wait_until_blocked(conn: &mut PgConnection) {
+    for _ in 0..200 {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .expect("pg_stat_activity");
+        if waiting > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the store's statement never blocked");
+}
+
+/// A writer that skips the store's row locks commits a conflicting row while the store's
+/// insert waits on it: the constraint violations come back as the same `AssignmentConflict`s,
+/// `ContractorBusy` naming the other writer's assignment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn constraint_violations_are_reported_as_assignment_conflicts() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 3, 3).await;
+    let mut observer = db.raw().await;
+
+    // 1. Contractor 0, 16:00–18:00, inserted by another writer and not yet committed.
+    let mut other = db.raw().await;
+    let mut tx = other.begin().await.expect("begin");
+    let theirs = AssignmentId::from_u128(0xE1);
+    sqlx::query(
+        "INSERT INTO assignments (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'manual', 'live')",
+    )
+    .bind(theirs.as_uuid())
+    .bind(w.jobs[0].id.as_uuid())
+    .bind(w.contractors[0].id.as_uuid())
+    .bind(w.audits[0].audit_id.as_uuid())
+    .bind(at(16, 0))
+    .bind(at(18, 0))
+    .execute(&mut *tx)
+    .await
+    .expect("their insert");
+    let ours = assignment(
+        1,
+        &w.jobs[1],
+        &w.contractors[0],
+        w.audits[1].audit_id,
+        at(17, 0),
+        at(19, 0),
+    );
+    let task = {
+        let store = store.clone();
+        let ours = ours.clone();
+        tokio::spawn(async move {
+            store
+                .create_assignment(&ours, &decision(&ours), &[job_assigned(&ours, "west")])
+                .await
+        })
+    };
+    wait_until_blocked(&mut observer).await;
+    tx.commit().await.expect("their commit");
+    match task.await.expect("task") {
+        Err(StoreError::Assignment(AssignmentConflict::ContractorBusy { conflicting })) => {
+            assert_eq!(conflicting, theirs)
+        }
+        other => panic!("expected ContractorBusy, got {other:?}"),
+    }
+
+    // 2. Job 2, live for contractor 1 by another writer, not yet committed (and the job's
+    //    status not updated, as a careless writer would).
+    let mut tx = other.begin().await.expect("begin");
+    sqlx::query(
+        "INSERT INTO assignments (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'manual', 'live')",
+    )
+    .bind(AssignmentId::from_u128(0xE2).as_uuid())
+    .bind(w.jobs[2].id.as_uuid())
+    .bind(w.contractors[1].id.as_uuid())
+    .bind(w.audits[2].audit_id.as_uuid())
+    .bind(at(8, 0))
+    .bind(at(9, 0))
+    .execute(&mut *tx)
+    .await
+    .expect("their insert");
+    let ours = assignment(
+        2,
+        &w.jobs[2],
+        &w.contractors[2],
+        w.audits[2].audit_id,
+        at(8, 0),
+        at(9, 0),
+    );
+    let task = {
+        let store = store.clone();
+        let ours = ours.clone();
+        tokio::spawn(async move {
+            store
+                .create_assignment(&ours, &decision(&ours), &[job_assigned(&ours, "west")])
+                .await
+        })
+    };
+    wait_until_blocked(&mut observer).await;
+    tx.commit().await.expect("their commit");
+    match task.await.expect("task") {
+        Err(StoreError::Assignment(AssignmentConflict::JobAlreadyAssigned)) => {}
+        other => panic!("expected JobAlreadyAssigned, got {other:?}"),
+    }
+
+    // Neither refusal left anything behind.
+    assert_eq!(store.pending_events(10).await.expect("outbox"), vec![]);
+    assert_eq!(
+        store
+            .contractor_assignments(w.contractors[2].id, at(0, 0), at(23, 0))
+            .await
+            .expect("calendar"),
+        vec![]
+    );
+}
+
+/// While one transaction holds the outbox lock (appending, not yet committed), another store
+/// write with events waits for it; so a later sequence is never visible before an earlier one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn outbox_sequences_follow_commit_order() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 1, 1).await;
+    const N: u128 = 60;
+    for n in 0..N {
+        store
+            .create_recommendation(&pending_recommendation(n, w.jobs[0].id))
+            .await
+            .expect("create");
+    }
+
+    // 1. Another appender holds the lock: ours waits, then gets the next sequence.
+    let mut observer = db.raw().await;
+    let mut other = db.raw().await;
+    let mut tx = other.begin().await.expect("begin");
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(OUTBOX_LOCK)
+        .execute(&mut *tx)
+        .await
+        .expect("lock");
+    let theirs: i64 = sqlx::query_scalar(
+        "INSERT INTO outbox (channels, target, payload) VALUES ('{/x}', 'Theirs', '{}') RETURNING sequence",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .expect("their event");
+    let task = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .fail_recommendation(RequestId::from_u128(0), "x", &[event("Ours")])
+                .await
+        })
+    };
+    wait_until_blocked(&mut observer).await;
+    assert_eq!(store.pending_events(10).await.expect("outbox"), vec![]);
+    tx.commit().await.expect("their commit");
+    task.await.expect("task").expect("fail");
+    let events = store.pending_events(10).await.expect("outbox");
+    assert_eq!(
+        events
+            .iter()
+            .map(|e| (e.sequence, e.target.as_str()))
+            .collect::<Vec<_>>(),
+        vec![(theirs, "Theirs"), (theirs + 1, "Ours")]
+    );
+
+    // 2. Many concurrent appenders while a reader watches: every snapshot of the outbox is a
+    //    gap-free run of sequences (nothing rolls back here), so a relay reading "after the last
+    //    sequence I saw" would never skip one.
+    let first = theirs;
+    let writers: Vec<_> = (1..N)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .fail_recommendation(RequestId::from_u128(n), "x", &[event("A"), event("B")])
+                    .await
+            })
+        })
+        .collect();
+    let reader = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut snapshots = 0;
+            loop {
+                let seen: Vec<i64> = store
+                    .pending_events(1000)
+                    .await
+                    .expect("outbox")
+                    .iter()
+                    .map(|e| e.sequence)
+                    .collect();
+                let expected: Vec<i64> = (first..first + seen.len() as i64).collect();
+                assert_eq!(seen, expected, "a gap in the visible outbox");
+                snapshots += 1;
+                if seen.len() as u128 == 2 + 2 * (N - 1) {
+                    return snapshots;
+                }
+            }
+        })
+    };
+    for w in writers {
+        w.await.expect("task").expect("fail");
+    }
+    let snapshots = reader.await.expect("reader");
+    assert!(snapshots > 1);
+}
+
+fn event(target: &str) -> NewOutboxEvent {
+    NewOutboxEvent::new(["/dispatch/west"], target, serde_json::json!({"t": target}))
+}
+
+fn pending_recommendation(n: u128, job: JobId) -> RecommendationRecord {
+    RecommendationRecord {
+        request_id: RequestId::from_u128(n),
+        job_id: job,
+        region: RegionId::new("west"),
+        status: RecommendationStatus::Pending,
+        limit: 5,
+        auto_assign: false,
+        requested_by: "dispatcher-1".into(),
+        requested_at: at(7, 0),
+        config_version: None,
+        generated_at: None,
+        audit_id: None,
+        candidates: vec![],
+        excluded: vec![],
+        error: None,
+    }
+}
+
+/// A genuine serialization failure from the server is retryable (so a 503, not a 500).
+#[tokio::test]
+async fn serialization_failures_are_retryable() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let mut a = db.raw().await;
+    let mut b = db.raw().await;
+    sqlx::query("CREATE TABLE t (n int)")
+        .execute(&mut a)
+        .await
+        .expect("table");
+    for conn in [&mut a, &mut b] {
+        sqlx::query("BEGIN ISOLATION LEVEL SERIALIZABLE")
+            .execute(&mut *conn)
+            .await
+            .expect("begin");
+        sqlx::query("SELECT COUNT(*) FROM t")
+            .execute(&mut *conn)
+            .await
+            .expect("read");
+    }
+    sqlx::query("INSERT INTO t VALUES (1)")
+        .execute(&mut a)
+        .await
+        .expect("write");
+    sqlx::query("INSERT INTO t VALUES (2)")
+        .execute(&mut b)
+        .await
+        .expect("write");
+    sqlx::query("COMMIT").execute(&mut a).await.expect("commit");
+    let err = sqlx::query("COMMIT")
+        .execute(&mut b)
+        .await
+        .expect_err("serialization failure");
+    assert_eq!(
+        err.as_database_error().and_then(|d| d.code()).as_deref(),
+        Some("40001")
+    );
+    assert!(StoreError::Database(err).is_retryable());
+}
+
+/// PostgreSQL cannot store U+0000 in text or jsonb: that is bad input (`Invalid`), not a
+/// database failure.
+#[tokio::test]
+async fn nul_characters_are_invalid_input() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    store.create_region(&region("west")).await.expect("region");
+    let mut named = contractor(1, "west");
+    named.name = "Ana\0Ruiz".into();
+    let r = store.create_contractor(&named).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    let r = store.region(&RegionId::new("we\0st")).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    // In a document only (jsonb).
+    let mut skilled: Contractor = contractor(2, "west");
+    skilled.skills[0].name = dispatch_core::SkillName::new("plumb\0ing");
+    let r = store.create_contractor(&skilled).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
+    assert_eq!(
+        store
+            .list_contractors(None, PageRequest::default())
+            .await
+            .expect("list")
+            .items,
+        vec![]
+    );
+}
+
+/// `timestamptz` keeps microseconds: finer digits of an assignment's times are dropped.
+#[tokio::test]
+async fn assignment_times_keep_microseconds() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 1, 1).await;
+    let start = at(16, 0) + chrono::Duration::nanoseconds(123_456_789);
+    let mut a = assignment(
+        1,
+        &w.jobs[0],
+        &w.contractors[0],
+        w.audits[0].audit_id,
+        start,
+        at(17, 0),
+    );
+    store
+        .create_assignment(&a, &decision(&a), &[])
+        .await
+        .expect("assign");
+    a.start_utc = at(16, 0) + chrono::Duration::microseconds(123_456);
+    assert_eq!(store.assignment(a.id).await.expect("read"), Some(a));
+}
+
+#[tokio::test]
+async fn orphaned_idempotency_claims_are_taken_over() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    assert_eq!(
+        store
+            .idempotency_begin("jobs", "k", "h")
+            .await
+            .expect("begin"),
+        IdempotencyBegin::Started
+    );
+    // The claim's process died six minutes ago.
+    sqlx::query("UPDATE idempotency_keys SET updated_at = now() - interval '6 minutes'")
+        .execute(&mut db.raw().await)
+        .await
+        .expect("age");
+    let mut tasks = vec![];
+    for _ in 0..10 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.idempotency_begin("jobs", "k", "h").await
+        }));
+    }
+    let mut started = 0;
+    for t in tasks {
+        match t.await.expect("task").expect("begin") {
+            IdempotencyBegin::Started => started += 1,
+            IdempotencyBegin::InProgress => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(started, 1, "exactly one retry takes the claim over");
+}
+
+#[tokio::test]
+async fn corrupt_rows_are_errors_not_panics() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let w = world(&store, 1, 1).await;
+    let a = assignment(
+        1,
+        &w.jobs[0],
+        &w.contractors[0],
+        w.audits[0].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    store
+        .create_assignment(&a, &decision(&a), &[])
+        .await
+        .expect("assign");
+    let mut conn = db.raw().await;
+    for sql in [
+        "UPDATE contractors SET body = '{\"not\": \"a contractor\"}'",
+        "UPDATE jobs SET body = '{\"id\": 5}'",
+        "UPDATE scoring_configs SET body = '[]'",
+        "UPDATE regions SET time_zone = 'Mars/Olympus'",
+        "UPDATE audits SET decision = '\"nope\"'",
+    ] {
+        sqlx::query(sql).execute(&mut conn).await.expect("corrupt");
+    }
+    let r = store.contractor(w.contractors[0].id).await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    let r = store.job(w.jobs[0].id).await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    let r = store.current_config().await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    let r = store.regions().await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    let r = store.audit(w.audits[0].audit_id).await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+    let r = store
+        .add_time_off(
+            ContractorId::from_u128(0xC000_0000),
+            &dispatch_core::TimeOff {
+                start_utc: at(1, 0),
+                end_utc: at(2, 0),
+                reason: String::new(),
+            },
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+}
