@@ -55,21 +55,19 @@ pub async fn load(
             job.status = dispatch_core::JobStatus::Open;
             store.create_job(&job).await?;
             let audit_id = AuditId::from(Uuid::new_v4());
-            store
-                .create_audit(&AuditRecord {
-                    audit_id,
-                    request_id: None,
-                    region: job.region.clone(),
-                    job: job.clone(),
-                    config_version: 1,
-                    requested_by: "demo".to_owned(),
-                    created_at: now,
-                    candidates: Vec::new(),
-                    excluded: Vec::new(),
-                    evaluated: 0,
-                    decision: None,
-                })
-                .await?;
+            let audit = AuditRecord {
+                audit_id,
+                request_id: None,
+                region: job.region.clone(),
+                job: job.clone(),
+                config_version: 1,
+                requested_by: "demo".to_owned(),
+                created_at: now,
+                candidates: Vec::new(),
+                excluded: Vec::new(),
+                evaluated: 0,
+                decision: None,
+            };
             let assignment = dispatch_core::Assignment {
                 audit_id,
                 source: AssignmentSource::Manual,
@@ -85,7 +83,10 @@ pub async fn load(
             };
             // Generated calendars never overlap; a conflict here would be a generator bug,
             // and skipping the booking keeps the demo usable.
-            match store.create_assignment(&assignment, &decision, &[]).await {
+            match store
+                .create_assignment_with_audit(&audit, &assignment, &decision, &[])
+                .await
+            {
                 Ok(()) => summary.assignments += 1,
                 Err(StoreError::Assignment(conflict)) => {
                     tracing::warn!(?conflict, "demo booking skipped");

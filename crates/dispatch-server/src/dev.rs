@@ -189,7 +189,12 @@ async fn token(
                     "no contractor with that id",
                 ));
             }
-            (Role::Contractor, format!("dev-contractor-{id}"), Vec::new(), Some(id))
+            (
+                Role::Contractor,
+                format!("dev-contractor-{id}"),
+                Vec::new(),
+                Some(id),
+            )
         }
     };
     let expires_at = Utc::now() + Duration::hours(DEV_TOKEN_HOURS);
@@ -209,4 +214,183 @@ async fn token(
         regions,
         contractor_id,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use dispatch_store::Store;
+    use http_body_util::BodyExt as _;
+    use signalr_hub::HubOptions;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::Service;
+    use crate::auth::JwtKeys;
+
+    async fn service(dev_mode: bool) -> Service {
+        let store = Store::connect("sqlite::memory:").await.expect("store");
+        let west: Region = serde_json::from_value(serde_json::json!(
+            {"id": "west", "name": "West", "timeZone": "America/Los_Angeles"}
+        ))
+        .expect("a region");
+        store.create_region(&west).await.expect("region");
+        Service::new(
+            store,
+            JwtKeys::new(b"secret"),
+            dev_mode,
+            HubOptions::default(),
+        )
+    }
+
+    async fn call(service: &Service, request: Request<Body>) -> (StatusCode, serde_json::Value) {
+        let response = service
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("infallible");
+        let status = response.status();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+        (status, json)
+    }
+
+    fn token_request(body: &serde_json::Value) -> Request<Body> {
+        Request::post("/api/v1/dev/token")
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .expect("request")
+    }
+
+    #[tokio::test]
+    async fn development_mode_lists_identities_and_mints_working_tokens() {
+        let service = service(true).await;
+        let (status, identities) = call(
+            &service,
+            Request::get("/api/v1/dev/identities")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(identities["regions"][0]["region"]["id"], "west");
+
+        let (status, minted) = call(
+            &service,
+            token_request(&serde_json::json!({"role": "dispatcher", "region": "west"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{minted}");
+        let token = minted["token"].as_str().expect("a token");
+        let claims = service
+            .state
+            .keys
+            .verify(token)
+            .expect("signed with the keys");
+        assert_eq!(claims.role, Role::Dispatcher);
+        assert_eq!(claims.regions, vec![RegionId::new("west")]);
+        let (status, _) = call(
+            &service,
+            Request::get("/api/v1/jobs?region=west")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "the token works on the API");
+
+        for (body, field) in [
+            (
+                serde_json::json!({"role": "dispatcher", "region": "nowhere"}),
+                "region",
+            ),
+            (serde_json::json!({"role": "dispatcher"}), "region"),
+            (serde_json::json!({"role": "contractor"}), "contractorId"),
+            (
+                serde_json::json!({"role": "contractor", "contractorId": "00000000-0000-0000-0000-000000000001"}),
+                "contractorId",
+            ),
+        ] {
+            let (status, problem) = call(&service, token_request(&body)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            assert_eq!(problem["field"], field, "{body}");
+        }
+        let (status, _) = call(
+            &service,
+            token_request(&serde_json::json!({"role": "admin"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "no admin tokens");
+    }
+
+    #[tokio::test]
+    async fn with_a_real_secret_both_routes_do_not_exist() {
+        let service = service(false).await;
+        let (status, _) = call(
+            &service,
+            Request::get("/api/v1/dev/identities")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, _) = call(
+            &service,
+            token_request(&serde_json::json!({"role": "dispatcher", "region": "west"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+
+    #[tokio::test]
+    async fn the_pages_are_served_beside_the_api() {
+        let service = service(false).await;
+        for path in [
+            "/",
+            "/dispatch/west",
+            "/contractor/00000000-0000-0000-0000-000000000001",
+        ] {
+            let response = service
+                .router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+                .await
+                .expect("infallible");
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            assert!(
+                response.headers()["content-type"]
+                    .to_str()
+                    .expect("ascii")
+                    .starts_with("text/html"),
+                "{path}"
+            );
+        }
+        // Not shadowed by the pages.
+        let (status, _) = call(
+            &service,
+            Request::get("/api/v1/nope")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (status, health) = call(
+            &service,
+            Request::get("/healthz")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+        assert_eq!(
+            (status, &health["status"]),
+            (StatusCode::OK, &serde_json::json!("ok"))
+        );
+    }
 }

@@ -195,6 +195,11 @@ impl From<StoreError> for ApiError {
                 "stale-version",
                 format!("the configuration changed meanwhile; the current version is {current}"),
             ),
+            StoreError::Invalid(detail) => Self::validation("body", detail),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(%cause, "database unavailable");
+                Self::Unavailable("the database is unavailable; retry shortly".to_owned())
+            }
             StoreError::InvalidCursor => {
                 Self::validation("cursor", "the cursor is not one this service issued")
             }

@@ -119,7 +119,8 @@ mod tests {
         let text = bindings();
         for root in ROOTS {
             assert!(
-                text.contains(&format!("export type {root} ")) || text.contains(&format!("export type {root}<")),
+                text.contains(&format!("export type {root} "))
+                    || text.contains(&format!("export type {root}<")),
                 "{root} is declared"
             );
         }

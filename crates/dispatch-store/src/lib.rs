@@ -281,21 +281,27 @@ impl Store {
         decision: &Decision,
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
-        // Input checks first, the same for every backend: they need no database.
-        if assignment.start_utc >= assignment.end_utc {
-            return Err(StoreError::Invalid(format!(
-                "assignment {} ends ({}) before it starts ({})",
-                assignment.id, assignment.end_utc, assignment.start_utc
-            )));
-        }
-        if decision.assignment_id != assignment.id
-            || decision.contractor_id != assignment.contractor_id
-        {
+        check_assignment_input(assignment, decision)?;
+        delegate!(self.create_assignment(None, assignment, decision, events))
+    }
+
+    /// [`Store::create_assignment`] for a decision with no recommendation behind it: its audit
+    /// record (named by `assignment.audit_id`) is created in the same transaction, so a refused
+    /// assignment leaves no audit record behind.
+    pub async fn create_assignment_with_audit(
+        &self,
+        audit: &AuditRecord,
+        assignment: &Assignment,
+        decision: &Decision,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        check_assignment_input(assignment, decision)?;
+        if audit.audit_id != assignment.audit_id {
             return Err(StoreError::Invalid(
-                "the decision must name the assignment being created and its contractor".to_owned(),
+                "the audit record must be the one the assignment names".to_owned(),
             ));
         }
-        delegate!(self.create_assignment(assignment, decision, events))
+        delegate!(self.create_assignment(Some(audit), assignment, decision, events))
     }
 
     /// A live assignment by id (an ended one is `None`).
@@ -456,6 +462,23 @@ impl Store {
     pub async fn mark_events_sent(&self, sequences: &[i64]) -> Result<(), StoreError> {
         delegate!(self.mark_events_sent(sequences))
     }
+}
+
+/// Input checks of an assignment, the same for every backend: they need no database.
+fn check_assignment_input(assignment: &Assignment, decision: &Decision) -> Result<(), StoreError> {
+    if assignment.start_utc >= assignment.end_utc {
+        return Err(StoreError::Invalid(format!(
+            "assignment {} ends ({}) before it starts ({})",
+            assignment.id, assignment.end_utc, assignment.start_utc
+        )));
+    }
+    if decision.assignment_id != assignment.id || decision.contractor_id != assignment.contractor_id
+    {
+        return Err(StoreError::Invalid(
+            "the decision must name the assignment being created and its contractor".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

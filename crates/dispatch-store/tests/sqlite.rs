@@ -53,6 +53,7 @@ sqlite_suite!(
     assignment_conflicts,
     unassign_reopens_job_and_frees_slot,
     outbox_has_events_iff_committed,
+    assignment_with_its_audit_is_all_or_nothing,
     concurrent_overlapping_assignments,
     concurrent_assignments_of_one_job,
     recommendations_lifecycle,

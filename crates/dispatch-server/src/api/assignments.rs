@@ -105,7 +105,9 @@ async fn assign(
         )
     })?;
 
-    let (audit_id, rank) = match request.request_id {
+    // Without a recommendation behind the choice, the audit record is of the decision alone;
+    // it is stored with the assignment, in its transaction.
+    let (audit_id, rank, new_audit) = match request.request_id {
         Some(request_id) => {
             let record = state
                 .store
@@ -126,10 +128,9 @@ async fn assign(
                 .iter()
                 .find(|candidate| candidate.contractor_id == contractor.id)
                 .map(|candidate| candidate.rank);
-            (audit_id, rank)
+            (audit_id, rank, None)
         }
         None => {
-            // No recommendation behind the choice: the audit record is of the decision alone.
             let audit = AuditRecord {
                 audit_id: AuditId::from(Uuid::new_v4()),
                 request_id: None,
@@ -143,8 +144,7 @@ async fn assign(
                 evaluated: 0,
                 decision: None,
             };
-            state.store.create_audit(&audit).await?;
-            (audit.audit_id, None)
+            (audit.audit_id, None, Some(audit))
         }
     };
 
@@ -176,10 +176,21 @@ async fn assign(
         source: AssignmentSource::Manual,
         audit_id,
     };
-    state
-        .store
-        .create_assignment(&assignment, &decision, &[event.into_outbox()])
-        .await?;
+    let events = [event.into_outbox()];
+    match &new_audit {
+        Some(audit) => {
+            state
+                .store
+                .create_assignment_with_audit(audit, &assignment, &decision, &events)
+                .await?
+        }
+        None => {
+            state
+                .store
+                .create_assignment(&assignment, &decision, &events)
+                .await?
+        }
+    }
     state.relay.notify_one();
     metrics::counter!("dispatch_assignments_total", "source" => "manual").increment(1);
     Ok(created(&assignment))

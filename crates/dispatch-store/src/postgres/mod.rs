@@ -582,16 +582,24 @@ impl PgStore {
 
     pub(crate) async fn create_assignment(
         &self,
+        new_audit: Option<&AuditRecord>,
         assignment: &Assignment,
         decision: &Decision,
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
         // The input was checked by `Store::create_assignment`.
+        let audit_row = new_audit.map(AuditRow::encode).transpose()?;
         let decision = doc_param(decision, "decision")?;
         let events = encode_events(events)?;
         retry("create_assignment", || async {
             let mut tx = self.begin().await?;
-            let result = create_assignment_tx(&mut tx, assignment, &decision, &events).await;
+            let result = async {
+                if let Some(row) = &audit_row {
+                    insert_audit(&mut tx, row).await?;
+                }
+                create_assignment_tx(&mut tx, assignment, &decision, &events).await
+            }
+            .await;
             match finish(tx, result).await {
                 // Another writer booked an overlapping slot between our check and our insert
                 // (it did not take our locks). Name it, in a fresh query now that the

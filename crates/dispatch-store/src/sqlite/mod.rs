@@ -485,15 +485,23 @@ impl SqliteStore {
 
     pub(crate) async fn create_assignment(
         &self,
+        new_audit: Option<&AuditRecord>,
         assignment: &Assignment,
         decision: &Decision,
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
         // The input was checked by `Store::create_assignment`.
+        let audit_row = new_audit.map(AuditRow::encode).transpose()?;
         let decision_json = to_json(decision, "decision")?;
         let events = encode_events(events)?;
         let mut tx = self.begin_write().await?;
-        let result = create_assignment_tx(&mut tx, assignment, &decision_json, &events).await;
+        let result = async {
+            if let Some(row) = &audit_row {
+                insert_audit(&mut tx, row).await?;
+            }
+            create_assignment_tx(&mut tx, assignment, &decision_json, &events).await
+        }
+        .await;
         finish(tx, result).await
     }
 

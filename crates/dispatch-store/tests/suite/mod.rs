@@ -35,6 +35,7 @@ pub const ALL: &[&str] = &[
     "assignment_conflicts",
     "unassign_reopens_job_and_frees_slot",
     "outbox_has_events_iff_committed",
+    "assignment_with_its_audit_is_all_or_nothing",
     "concurrent_overlapping_assignments",
     "concurrent_assignments_of_one_job",
     "recommendations_lifecycle",
@@ -842,6 +843,66 @@ pub async fn outbox_has_events_iff_committed(store: Store) {
     let next = store.pending_events(100).await.expect("outbox");
     assert_eq!(next.len(), 1);
     assert!(next[0].sequence > pending[1].sequence);
+}
+
+/// An assignment made with its own audit record stores both or neither.
+pub async fn assignment_with_its_audit_is_all_or_nothing(store: Store) {
+    let w = world(&store, 1, 2).await;
+    let c = &w.contractors[0];
+    let first_audit = audit(101, &w.jobs[0]);
+    let a = assignment(
+        11,
+        &w.jobs[0],
+        c,
+        first_audit.audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    store
+        .create_assignment_with_audit(&first_audit, &a, &decision(&a), &[job_assigned(&a, "west")])
+        .await
+        .expect("assign with audit");
+    let stored = store
+        .audit(first_audit.audit_id)
+        .await
+        .expect("read")
+        .expect("audit stored");
+    assert_eq!(stored.decision.map(|d| d.assignment_id), Some(a.id));
+    // Overlaps the first: refused, and its audit record is not left behind.
+    let second_audit = audit(102, &w.jobs[1]);
+    let b = assignment(
+        12,
+        &w.jobs[1],
+        c,
+        second_audit.audit_id,
+        at(16, 30),
+        at(17, 30),
+    );
+    let refused = store
+        .create_assignment_with_audit(
+            &second_audit,
+            &b,
+            &decision(&b),
+            &[job_assigned(&b, "west")],
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Assignment(_))),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.audit(second_audit.audit_id).await.expect("read"),
+        None
+    );
+    assert_eq!(store.pending_events(10).await.expect("outbox").len(), 1);
+    // The audit record must be the one the assignment names.
+    let mismatched = store
+        .create_assignment_with_audit(&second_audit, &a, &decision(&a), &[])
+        .await;
+    assert!(
+        matches!(mismatched, Err(StoreError::Invalid(_))),
+        "{mismatched:?}"
+    );
 }
 
 /// 200 concurrent assignments of one contractor to 200 different jobs, all overlapping: exactly
