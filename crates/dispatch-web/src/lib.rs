@@ -166,7 +166,12 @@ mod tests {
 
     #[tokio::test]
     async fn deep_links_get_the_page_and_files_their_type() {
-        for path in ["/", "/dispatch/west", "/dispatch/west/jobs/x", "/contractor/abc"] {
+        for path in [
+            "/",
+            "/dispatch/west",
+            "/dispatch/west/jobs/x",
+            "/contractor/abc",
+        ] {
             let response = get_path(path, None).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             assert_eq!(
@@ -175,7 +180,12 @@ mod tests {
                 "{path}"
             );
             assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
-            let body = response.into_body().collect().await.expect("body").to_bytes();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
             assert!(body.starts_with(b"<!doctype html>"), "{path}");
         }
         let script = ASSETS
@@ -200,7 +210,13 @@ mod tests {
 
     #[tokio::test]
     async fn other_paths_are_not_ours() {
-        for path in ["/api/v1/jobs", "/hub/v1/negotiate", "/healthz", "/metrics", "/nope"] {
+        for path in [
+            "/api/v1/jobs",
+            "/hub/v1/negotiate",
+            "/healthz",
+            "/metrics",
+            "/nope",
+        ] {
             assert_eq!(
                 get_path(path, None).await.status(),
                 StatusCode::NOT_FOUND,

@@ -4,6 +4,9 @@
 // directory can be redirected (DISPATCH_WEB_OUT) so CI can rebuild elsewhere and compare.
 import { defineConfig } from "vite";
 
+// Node's `process`, without pulling in @types/node for one line.
+declare const process: { env: Record<string, string | undefined> };
+
 const outDir = process.env.DISPATCH_WEB_OUT || "../assets";
 
 export default defineConfig({
@@ -19,6 +22,11 @@ export default defineConfig({
     // The whole app is one small script; no preload polyfill needed.
     modulePreload: { polyfill: false },
     rollupOptions: {
+      // @microsoft/signalr's ESM build has /*#__PURE__*/ comments Rollup cannot place; harmless.
+      onwarn(warning, warn) {
+        if (warning.code === "INVALID_ANNOTATION" && warning.id?.includes("node_modules")) return;
+        warn(warning);
+      },
       output: {
         entryFileNames: "assets/app-[hash].js",
         chunkFileNames: "assets/[name]-[hash].js",

@@ -30,6 +30,9 @@ function setAttrs(el: Element, attrs: Attrs): void {
     if (value === null || value === undefined || value === false) continue;
     if (typeof value === "function") {
       el.addEventListener(key.replace(/^on/, ""), value);
+    } else if (key === "style") {
+      // Through the CSSOM: the page's CSP has no 'unsafe-inline' for style attributes.
+      (el as HTMLElement | SVGElement).style.cssText = String(value);
     } else if (value === true) {
       el.setAttribute(key, "");
     } else {

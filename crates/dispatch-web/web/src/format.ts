@@ -27,9 +27,11 @@ export function dayTime(iso: string | Date, zone: string): string {
   return `${day(iso, zone)} ${time(iso, zone)}`;
 }
 
-/** `14:05–15:35` (with the day of the start when `withDay`). */
+/** `14:05–15:35` (with the day of the start when `withDay`, and of the end when it differs). */
 export function range(start: string, end: string, zone: string, withDay = true): string {
-  return `${withDay ? day(start, zone) + " " : ""}${time(start, zone)}–${time(end, zone)}`;
+  const endDay = day(end, zone);
+  const sameDay = day(start, zone) === endDay;
+  return `${withDay ? day(start, zone) + " " : ""}${time(start, zone)}–${sameDay ? "" : endDay + " "}${time(end, zone)}`;
 }
 
 /** Minutes `zone` is ahead of UTC at `at`. */

@@ -15,10 +15,10 @@ function route(): void {
   teardown = undefined;
   const path = location.pathname;
   const session = loadSession();
-  const dispatch = path.match(/^\/dispatch\/([a-z0-9_-]+)\/?$/);
+  const dispatch = path.match(/^\/dispatch\/([a-z0-9_-]+)(?:\/jobs\/([0-9a-f-]{36}))?\/?$/);
   const contractor = path.match(/^\/contractor\/([0-9a-f-]{36})\/?$/);
   if (dispatch && session) {
-    teardown = showConsole(session, dispatch[1]!);
+    teardown = showConsole(session, dispatch[1]!, dispatch[2]);
   } else if (contractor && session) {
     teardown = showContractor(session, contractor[1]!);
   } else {

@@ -47,7 +47,7 @@ export function frame(options: {
         "span",
         { class: "who" },
         options.session.role === "contractor" ? "Contractor" : options.session.role === "dispatcher" ? "Dispatcher" : "Admin",
-        h("small", {}, ` ${options.session.sub}`),
+        h("small", { title: options.session.sub }, options.session.sub),
       )
     : null;
   const signOut = options.session

@@ -1,0 +1,938 @@
+// Generated from the Rust types by `cargo run -p dispatch-server --features ts --example export-types`.
+// Do not edit: change the Rust type and export again (scripts/test web checks this file is fresh).
+
+/**
+ * A contractor booked for a job at a time.
+ */
+export type Assignment = { 
+/**
+ * Id.
+ */
+id: AssignmentId, 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * The contractor.
+ */
+contractorId: ContractorId, 
+/**
+ * On-site start.
+ */
+startUtc: string, 
+/**
+ * On-site end.
+ */
+endUtc: string, 
+/**
+ * Auto or manual.
+ */
+source: AssignmentSource, 
+/**
+ * The audit record behind the decision.
+ */
+auditId: AuditId, };
+
+/**
+ * Identifies an assignment (a booking of a contractor for a job).
+ */
+export type AssignmentId = string;
+
+/**
+ * `POST /api/v1/assignments`.
+ */
+export type AssignmentRequest = { 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Who takes it.
+ */
+contractorId: ContractorId, 
+/**
+ * On-site start.
+ */
+startUtc: string, 
+/**
+ * On-site end.
+ */
+endUtc: string, 
+/**
+ * The recommendation the choice was made from, if any.
+ */
+requestId?: RequestId, };
+
+/**
+ * Who made an assignment.
+ */
+export type AssignmentSource = "auto" | "manual";
+
+/**
+ * Identifies an audit record of a recommendation or of a manual decision.
+ */
+export type AuditId = string;
+
+/**
+ * The audit record of a recommendation or of a manual decision (SPEC §4 "Audit record").
+ */
+export type AuditRecord = { 
+/**
+ * Id.
+ */
+auditId: AuditId, 
+/**
+ * The recommendation request behind it; `None` for a manual assignment without one.
+ */
+requestId: RequestId | null, 
+/**
+ * The job's region.
+ */
+region: RegionId, 
+/**
+ * The job as it was when recommended for (or assigned).
+ */
+job: Job, 
+/**
+ * The scoring configuration version in force.
+ */
+configVersion: number, 
+/**
+ * Who asked.
+ */
+requestedBy: string, 
+/**
+ * When the record was made.
+ */
+createdAt: string, 
+/**
+ * Every candidate considered, best first, with breakdown and proposed slot.
+ */
+candidates: Array<Candidate>, 
+/**
+ * Every contractor excluded, with the reason.
+ */
+excluded: Array<Exclusion>, 
+/**
+ * How many contractors were evaluated.
+ */
+evaluated: number, 
+/**
+ * The decision, once one is made.
+ */
+decision: Decision | null, };
+
+/**
+ * Grades of the soft factors, each 0 (worst case) … 100 (best case).
+ */
+export type Breakdown = { 
+/**
+ * 100 at 0 minutes, 0 at `travelWorstMinutes` or more.
+ */
+travelTime: number, 
+/**
+ * 100 when starting as early as the job allows, 0 at the latest start (window end or
+ * horizon).
+ */
+earliestStart: number, 
+/**
+ * 100 at exactly the required level, 0 when four levels above it (averaged over skills).
+ */
+skillFit: number, 
+/**
+ * 100 for a 5.0 rating, 0 for 0.
+ */
+rating: number, 
+/**
+ * 100 with no other job that day, falling linearly to 0 at `maxJobsPerDay` jobs.
+ */
+workload: number, };
+
+/**
+ * A ranked contractor with its proposed slot and the explanation of its score.
+ */
+export type Candidate = { 
+/**
+ * 1 for the best.
+ */
+rank: number, 
+/**
+ * The contractor.
+ */
+contractorId: ContractorId, 
+/**
+ * Weighted score, 0–100 (two decimals): `Σ weight·grade / Σ weight` over the breakdown.
+ */
+score: number, 
+/**
+ * Each factor's grade, 0–100 (one decimal).
+ */
+breakdown: Breakdown, 
+/**
+ * Proposed on-site start: the earliest feasible.
+ */
+startUtc: string, 
+/**
+ * Proposed on-site end (start + duration).
+ */
+endUtc: string, 
+/**
+ * The trip to the job for this slot.
+ */
+travel: Travel, };
+
+/**
+ * A contractor (technician) who can be assigned jobs.
+ */
+export type Contractor = { 
+/**
+ * Id.
+ */
+id: ContractorId, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Region the contractor works in.
+ */
+region: RegionId, 
+/**
+ * Skills with levels.
+ */
+skills: Array<Skill>, 
+/**
+ * Home base (start and end of each working day).
+ */
+location: GeoPoint, 
+/**
+ * Weekly working hours in the region's time zone.
+ */
+workingHours: Array<WorkingHours>, 
+/**
+ * Absences.
+ */
+timeOff: Array<TimeOff>, 
+/**
+ * Rating 0…5.
+ */
+rating: number, 
+/**
+ * Most jobs the contractor takes on one local day.
+ */
+maxJobsPerDay: number, 
+/**
+ * Inactive contractors are never recommended.
+ */
+active: boolean, };
+
+/**
+ * Identifies a contractor.
+ */
+export type ContractorId = string;
+
+/**
+ * Which contractor was assigned from an audit record, by whom and at which rank.
+ */
+export type Decision = { 
+/**
+ * The contractor assigned.
+ */
+contractorId: ContractorId, 
+/**
+ * The assignment made.
+ */
+assignmentId: AssignmentId, 
+/**
+ * Who decided (the token's `sub`, or the service for `auto`).
+ */
+decidedBy: string, 
+/**
+ * Auto or manual.
+ */
+source: AssignmentSource, 
+/**
+ * The contractor's rank among the candidates; `None` when it was not among them.
+ */
+rank: number | null, 
+/**
+ * When.
+ */
+decidedAt: string, };
+
+/**
+ * A contractor one can sign in as.
+ */
+export type DevContractor = { 
+/**
+ * Id.
+ */
+id: ContractorId, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Skills with levels.
+ */
+skills: Array<Skill>, };
+
+/**
+ * Who one can sign in as.
+ */
+export type DevIdentities = { 
+/**
+ * Every region, with its contractors.
+ */
+regions: Array<DevRegion>, };
+
+/**
+ * A region one can dispatch, and its contractors one can be.
+ */
+export type DevRegion = { 
+/**
+ * The region.
+ */
+region: Region, 
+/**
+ * Its contractors (at most 200), by name.
+ */
+contractors: Array<DevContractor>, };
+
+/**
+ * The role of a development token.
+ */
+export type DevRole = "dispatcher" | "contractor";
+
+/**
+ * A development token and what it lets one be.
+ */
+export type DevToken = { 
+/**
+ * The bearer token (also the hub's `access_token`).
+ */
+token: string, 
+/**
+ * When it expires.
+ */
+expiresAt: string, 
+/**
+ * Dispatcher or contractor.
+ */
+role: DevRole, 
+/**
+ * The token's subject (recorded as who asked and who decided).
+ */
+sub: string, 
+/**
+ * The regions a dispatcher serves.
+ */
+regions: Array<RegionId>, 
+/**
+ * The contractor a contractor token is for.
+ */
+contractorId: ContractorId | null, };
+
+/**
+ * `POST /api/v1/dev/token`.
+ */
+export type DevTokenRequest = { 
+/**
+ * Dispatcher or contractor.
+ */
+role: DevRole, 
+/**
+ * For a dispatcher: the region.
+ */
+region?: RegionId, 
+/**
+ * For a contractor: who.
+ */
+contractorId?: ContractorId, };
+
+/**
+ * A contractor failing a hard rule: the first rule's stable code, its facts and a
+ * sentence.
+ */
+export type Exclusion = { contractorId: ContractorId, reason: "inactive" | "wrongRegion" | "missingSkill" | "tooFar" | "noSlot" | "maxJobsPerDay", message: string, region?: string | null, skill?: string, requiredLevel?: number, actualLevel?: number | null, distanceKm?: number, maxKm?: number, cause?: "noWorkingHours" | "busy" | "outsideWindow" | "outsideWorkingHours" | "tooShort" | "overlap" | "travel", maxJobsPerDay?: number, };
+
+/**
+ * A point on the earth, in degrees (WGS 84).
+ */
+export type GeoPoint = { 
+/**
+ * Latitude, −90…90.
+ */
+lat: number, 
+/**
+ * Longitude, −180…180.
+ */
+lon: number, };
+
+/**
+ * A job to be done by one contractor inside a time window.
+ */
+export type Job = { 
+/**
+ * Id.
+ */
+id: JobId, 
+/**
+ * Region the job is in.
+ */
+region: RegionId, 
+/**
+ * Short description.
+ */
+title: string, 
+/**
+ * Where the work is.
+ */
+location: GeoPoint, 
+/**
+ * Skills needed, each with a minimum level.
+ */
+requiredSkills: Array<RequiredSkill>, 
+/**
+ * Urgency.
+ */
+priority: Priority, 
+/**
+ * The work may start at this instant at the earliest.
+ */
+windowStartUtc: string, 
+/**
+ * The work must be finished by this instant.
+ */
+windowEndUtc: string, 
+/**
+ * How long the work takes on site, in minutes.
+ */
+durationMinutes: number, 
+/**
+ * Life-cycle state.
+ */
+status: JobStatus, };
+
+/**
+ * A job was assigned.
+ */
+export type JobAssigned = { 
+/**
+ * Always `JobAssigned`.
+ */
+type: "JobAssigned", 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Who takes it.
+ */
+contractorId: ContractorId, 
+/**
+ * The assignment.
+ */
+assignmentId: AssignmentId, 
+/**
+ * On-site start.
+ */
+startUtc: string, 
+/**
+ * On-site end.
+ */
+endUtc: string, 
+/**
+ * The job's region.
+ */
+region: RegionId, 
+/**
+ * `auto` or `manual`.
+ */
+source: AssignmentSource, 
+/**
+ * The audit record behind the decision.
+ */
+auditId: AuditId, };
+
+/**
+ * Identifies a job.
+ */
+export type JobId = string;
+
+/**
+ * Where a job is in its life.
+ */
+export type JobStatus = "open" | "assigned" | "completed" | "cancelled";
+
+/**
+ * Hard limits and the scales of the soft factors.
+ */
+export type Limits = { 
+/**
+ * A contractor whose home base is farther than this from the job (estimated road km) is
+ * excluded (`tooFar`).
+ */
+maxTravelKm: number, 
+/**
+ * Straight-line distance × this = estimated road distance (circuity factor, ≥ 1).
+ */
+roadFactor: number, 
+/**
+ * Average driving speed for the straight-line estimate.
+ */
+averageSpeedKmh: number, 
+/**
+ * Slots are searched up to this many hours after the job can first start; it is also the
+ * "worst case" of the earliest-start factor.
+ */
+horizonHours: number, 
+/**
+ * Travel of this many minutes or more grades 0 on the travel factor.
+ */
+travelWorstMinutes: number, 
+/**
+ * Proposed start times are multiples of this many minutes (UTC), e.g. 10:05, not 10:03.
+ */
+slotStepMinutes: number, 
+/**
+ * At most this many candidates are returned, whatever limit is asked for.
+ */
+maxCandidates: number, };
+
+/**
+ * The create input for a contractor (`POST /api/v1/contractors`).
+ */
+export type NewContractor = { 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * Region the contractor works in.
+ */
+region: RegionId, 
+/**
+ * Skills with levels.
+ */
+skills: Array<Skill>, 
+/**
+ * Home base (start and end of each working day).
+ */
+location: GeoPoint, 
+/**
+ * Weekly working hours in the region's time zone.
+ */
+workingHours: Array<WorkingHours>, 
+/**
+ * Absences.
+ */
+timeOff: Array<TimeOff>, 
+/**
+ * Rating 0…5.
+ */
+rating: number, 
+/**
+ * Most jobs the contractor takes on one local day.
+ */
+maxJobsPerDay: number, 
+/**
+ * Inactive contractors are never recommended.
+ */
+active: boolean, };
+
+/**
+ * The create input for a job (`POST /api/v1/jobs`).
+ */
+export type NewJob = { 
+/**
+ * Region the job is in.
+ */
+region: RegionId, 
+/**
+ * Short description.
+ */
+title: string, 
+/**
+ * Where the work is.
+ */
+location: GeoPoint, 
+/**
+ * Skills needed, each with a minimum level.
+ */
+requiredSkills: Array<RequiredSkill>, 
+/**
+ * Urgency.
+ */
+priority: Priority, 
+/**
+ * The work may start at this instant at the earliest.
+ */
+windowStartUtc: string, 
+/**
+ * The work must be finished by this instant.
+ */
+windowEndUtc: string, 
+/**
+ * How long the work takes on site, in minutes (at least 1).
+ */
+durationMinutes: number, };
+
+/**
+ * The body of `PUT /api/v1/config`: a configuration without its version (the store assigns it).
+ */
+export type NewScoringConfig = { 
+/**
+ * Soft-factor weights.
+ */
+weights: Weights, 
+/**
+ * Hard limits and scales.
+ */
+limits: Limits, };
+
+/**
+ * One page of a list: `{"items":[…],"nextCursor":"…"|null}`.
+ */
+export type Page<T> = { 
+/**
+ * The items, in the list's order.
+ */
+items: Array<T>, 
+/**
+ * Pass this back to get the next page; `None` on the last page. Opaque and URL-safe.
+ */
+nextCursor: string | null, };
+
+/**
+ * How urgent a job is. Priority orders *jobs* (which to handle first), not contractors; the
+ * engine does not score contractors by it (DOMAIN.md, "Priority orders jobs").
+ */
+export type Priority = "low" | "normal" | "high" | "emergency";
+
+/**
+ * An error answer (RFC 9457 problem document).
+ */
+export type Problem = { 
+/**
+ * Stable problem type, e.g. `urn:dispatch:problem:validation`.
+ */
+type: string, 
+/**
+ * The HTTP status's phrase.
+ */
+title: string, 
+/**
+ * The HTTP status.
+ */
+status: number, 
+/**
+ * What went wrong, for people.
+ */
+detail: string, 
+/**
+ * For validation failures: the JSON path of the field at fault.
+ */
+field?: string, };
+
+/**
+ * The 202 answer.
+ */
+export type RecommendationAccepted = { 
+/**
+ * Correlates with `RecommendationReady`.
+ */
+requestId: RequestId, 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Always `pending`.
+ */
+status: RecommendationStatus, };
+
+/**
+ * Recommendations for a job were computed; clients fetch them over HTTP.
+ */
+export type RecommendationReady = { 
+/**
+ * Always `RecommendationReady`.
+ */
+type: "RecommendationReady", 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * The `POST /api/v1/recommendations` call that asked.
+ */
+requestId: RequestId, 
+/**
+ * The job's region.
+ */
+region: RegionId, 
+/**
+ * Scoring configuration version used.
+ */
+configVersion: number, 
+/**
+ * When it was computed.
+ */
+generatedAt: string, };
+
+/**
+ * A recommendation as `GET /api/v1/recommendations/{requestId}` shows it.
+ */
+export type RecommendationRecord = { 
+/**
+ * The request.
+ */
+requestId: RequestId, 
+/**
+ * The job recommended for.
+ */
+jobId: JobId, 
+/**
+ * The job's region.
+ */
+region: RegionId, 
+/**
+ * Pending, ready or failed.
+ */
+status: RecommendationStatus, 
+/**
+ * How many candidates were asked for.
+ */
+limit: number, 
+/**
+ * Whether the top candidate is assigned automatically.
+ */
+autoAssign: boolean, 
+/**
+ * Who asked (the token's `sub`).
+ */
+requestedBy: string, 
+/**
+ * When it was asked.
+ */
+requestedAt: string, 
+/**
+ * The scoring configuration version used, once ready.
+ */
+configVersion: number | null, 
+/**
+ * When the engine produced it, once ready.
+ */
+generatedAt: string | null, 
+/**
+ * The audit record of the result, once ready.
+ */
+auditId: AuditId | null, 
+/**
+ * Candidates in rank order.
+ */
+candidates: Array<Candidate>, 
+/**
+ * Excluded contractors with reasons.
+ */
+excluded: Array<Exclusion>, 
+/**
+ * Why it failed, when failed.
+ */
+error: string | null, };
+
+/**
+ * `POST /api/v1/recommendations`.
+ */
+export type RecommendationRequest = { 
+/**
+ * The job to recommend contractors for.
+ */
+jobId: JobId, 
+/**
+ * How many candidates (default 5, at most 200).
+ */
+limit?: number, 
+/**
+ * Book the top candidate once computed.
+ */
+autoAssign: boolean, };
+
+/**
+ * Where a recommendation request is.
+ */
+export type RecommendationStatus = "pending" | "ready" | "failed";
+
+/**
+ * A region (territory) with its IANA time zone; also its own create input.
+ */
+export type Region = { 
+/**
+ * Slug, e.g. `west`.
+ */
+id: RegionId, 
+/**
+ * Display name.
+ */
+name: string, 
+/**
+ * IANA zone, e.g. `America/Los_Angeles`; working hours are read in it.
+ */
+timeZone: string, };
+
+/**
+ * Identifies a region: a short slug such as `west` (SPEC §2), not a UUID.
+ *
+ * Deserializing accepts any string; [`crate::Region::validate`] checks the slug form, so the
+ * service can answer 422 naming the field.
+ */
+export type RegionId = string;
+
+/**
+ * Identifies a recommendation request (`POST /api/v1/recommendations` answers with it).
+ */
+export type RequestId = string;
+
+/**
+ * A skill a job requires, with the minimum acceptable level.
+ */
+export type RequiredSkill = { 
+/**
+ * Trade name, e.g. `plumbing`.
+ */
+name: string, 
+/**
+ * Minimum level, 1…5.
+ */
+minLevel: number, };
+
+/**
+ * A versioned scoring configuration.
+ */
+export type ScoringConfig = { 
+/**
+ * Increases by one on every change; recorded in every recommendation.
+ */
+version: number, 
+/**
+ * Soft-factor weights.
+ */
+weights: Weights, 
+/**
+ * Hard limits and scales.
+ */
+limits: Limits, };
+
+/**
+ * A skill a contractor has, with a proficiency level 1 (apprentice) … 5 (master).
+ */
+export type Skill = { 
+/**
+ * Trade name, e.g. `plumbing`.
+ */
+name: string, 
+/**
+ * Level, 1…5.
+ */
+level: number, };
+
+/**
+ * A period a contractor is not available (vacation, sick leave, appointment).
+ */
+export type TimeOff = { 
+/**
+ * Start, inclusive.
+ */
+startUtc: string, 
+/**
+ * End, exclusive.
+ */
+endUtc: string, 
+/**
+ * Free text, e.g. `vacation`.
+ */
+reason: string, };
+
+/**
+ * The trip to the job for a proposed slot.
+ */
+export type Travel = { 
+/**
+ * Road distance, km (one decimal).
+ */
+distanceKm: number, 
+/**
+ * Driving minutes.
+ */
+minutes: number, 
+/**
+ * `estimate` (straight line) or `road`.
+ */
+source: TravelSource, 
+/**
+ * Where the trip starts.
+ */
+from: TravelOrigin, };
+
+/**
+ * Where the trip to the job starts.
+ */
+export type TravelOrigin = "home" | "previousJob";
+
+/**
+ * Where a travel figure comes from.
+ */
+export type TravelSource = "estimate" | "road";
+
+/**
+ * A day of the week, `mon` … `sun` on the wire.
+ */
+export type Weekday = "mon" | "tue" | "wed" | "thu" | "fri" | "sat" | "sun";
+
+/**
+ * The weight of each soft factor (see the crate README for each factor's best and worst case).
+ */
+export type Weights = { 
+/**
+ * Travel time to the job from where the contractor comes from.
+ */
+travelTime: number, 
+/**
+ * How soon the job can start (ASAP).
+ */
+earliestStart: number, 
+/**
+ * Skill level close to what the job needs (keeps masters for hard jobs).
+ */
+skillFit: number, 
+/**
+ * The contractor's rating.
+ */
+rating: number, 
+/**
+ * How lightly loaded the contractor is on the slot's day.
+ */
+workload: number, };
+
+/**
+ * One weekly working period in the region's time zone.
+ *
+ * `end` earlier than `start` (e.g. `22:00`–`06:00`) means the shift runs overnight into the next
+ * day; `end == start` is refused by validation. Several entries on one day (a split shift) are
+ * fine; overlapping or touching entries are merged into one working stretch.
+ */
+export type WorkingHours = { 
+/**
+ * The day the shift starts on.
+ */
+day: Weekday, 
+/**
+ * Local start time.
+ */
+start: string, 
+/**
+ * Local end time; before `start` means the next day.
+ */
+end: string, };
