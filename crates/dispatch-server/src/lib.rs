@@ -226,6 +226,23 @@ impl Service {
             queue_rx,
         } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // Requests a previous run accepted (202) but never computed are computed now.
+        match state
+            .store
+            .pending_recommendations(worker::QUEUE_CAPACITY as u32)
+            .await
+        {
+            Ok(pending) if !pending.is_empty() => {
+                tracing::info!(count = pending.len(), "resuming pending recommendations");
+                for request_id in pending {
+                    if state.work.try_send(request_id).is_err() {
+                        break;
+                    }
+                }
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "cannot read pending recommendations"),
+        }
         let worker = tokio::spawn(worker::run(state.clone(), queue_rx, options.workers));
         let relay = if options.hold_events {
             tracing::warn!(

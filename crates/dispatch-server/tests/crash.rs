@@ -97,3 +97,55 @@ async fn an_event_committed_before_a_kill_is_delivered_after_restart() {
         "delivered once"
     );
 }
+
+#[tokio::test]
+async fn recommendations_accepted_before_a_restart_are_computed_after_it() {
+    use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId};
+    let dir = tempfile::tempdir().expect("temp dir");
+    // A first run accepted the request (202, stored pending) and died before computing it.
+    let first = start_in(dir).await;
+    first.region("west", "America/Los_Angeles").await;
+    first.contractor_at("west", "Ana", 37.77, -122.42, 4).await;
+    let job = first.job("west", 37.77, -122.42, 2, 6).await;
+    let request_id = RequestId::from(uuid::Uuid::new_v4());
+    first
+        .store
+        .create_recommendation(&RecommendationRecord {
+            request_id,
+            job_id: job["id"].as_str().expect("id").parse().expect("job id"),
+            region: dispatch_core::RegionId::new("west"),
+            status: RecommendationStatus::Pending,
+            limit: 5,
+            auto_assign: false,
+            requested_by: "dispatcher-west".to_owned(),
+            requested_at: chrono::Utc::now(),
+            config_version: None,
+            generated_at: None,
+            audit_id: None,
+            candidates: Vec::new(),
+            excluded: Vec::new(),
+            error: None,
+        })
+        .await
+        .expect("pending request");
+    let dir = first.into_dir().await;
+
+    let second = start_in(dir).await;
+    let dispatcher = second.dispatcher("west");
+    for _ in 0..100 {
+        let record = second
+            .call(
+                "GET",
+                &format!("/api/v1/recommendations/{request_id}"),
+                Some(&dispatcher),
+                None,
+            )
+            .await;
+        if record.body["status"] == "ready" {
+            assert_eq!(record.body["candidates"][0]["rank"], 1);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the pending recommendation was not computed after the restart");
+}

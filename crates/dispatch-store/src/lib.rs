@@ -365,6 +365,12 @@ impl Store {
         delegate!(self.recommendation(request_id))
     }
 
+    /// Requests still pending, oldest first: a process that died with work queued leaves them
+    /// behind, and the next one computes them.
+    pub async fn pending_recommendations(&self, limit: u32) -> Result<Vec<RequestId>, StoreError> {
+        delegate!(self.pending_recommendations(limit))
+    }
+
     /// Stores the finished recommendation (replacing the pending one, or inserting it), its
     /// audit record, and `events`, in one transaction.
     pub async fn complete_recommendation(

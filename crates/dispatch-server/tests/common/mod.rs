@@ -63,6 +63,20 @@ impl Api {
     }
 }
 
+impl TestServer {
+    /// Stops the service and hands back its folder (and database) for a restart.
+    pub async fn into_dir(mut self) -> tempfile::TempDir {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.store.close().await;
+        // Let the stopped service release the database.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let dir = tempfile::tempdir().expect("placeholder");
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {

@@ -771,6 +771,26 @@ impl PgStore {
         row.as_ref().map(recommendation_from_row).transpose()
     }
 
+    pub(crate) async fn pending_recommendations(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RequestId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id FROM recommendations WHERE status = 'pending' \
+             ORDER BY requested_at, request_id LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        rows.iter()
+            .map(|row| {
+                let id: Uuid = row.try_get("request_id").map_err(pg_error)?;
+                Ok(RequestId(id))
+            })
+            .collect()
+    }
+
     pub(crate) async fn complete_recommendation(
         &self,
         rec: &RecommendationRecord,

@@ -656,6 +656,26 @@ impl SqliteStore {
         row.as_ref().map(recommendation_from_row).transpose()
     }
 
+    pub(crate) async fn pending_recommendations(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<RequestId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id FROM recommendations WHERE status = 'pending' \
+             ORDER BY requested_at, request_id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("request_id")?;
+                id.parse()
+                    .map_err(|_| StoreError::Corrupt(format!("request id {id:?} is not a UUID")))
+            })
+            .collect()
+    }
+
     pub(crate) async fn complete_recommendation(
         &self,
         rec: &RecommendationRecord,

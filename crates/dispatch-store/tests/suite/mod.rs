@@ -1036,6 +1036,10 @@ pub async fn recommendations_lifecycle(store: Store) {
         Some(pending.clone())
     );
     assert_eq!(
+        store.pending_recommendations(10).await.expect("pending"),
+        vec![req]
+    );
+    assert_eq!(
         store
             .recommendation(RequestId::from_u128(1))
             .await
