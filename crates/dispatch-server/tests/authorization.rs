@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use axum::body::Bytes;
 use axum::http::{Method, Request};
-use chrono::{DateTime, Duration as Span, DurationRound as _, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
 use common::*;
 use dispatch_core::RegionId;
 use dispatch_server::auth::Role;
@@ -96,30 +96,6 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
 const OPERATIONAL: &[&str] = &["/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"];
 
 const PROBLEM_JSON: &str = "application/problem+json";
-
-fn iso(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// A contractor body in `west`, working around the clock (two touching shifts a day).
-fn contractor_body(name: &str) -> Value {
-    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .flat_map(|day| {
-            [
-                json!({"day": day, "start": "00:00", "end": "12:00"}),
-                json!({"day": day, "start": "12:00", "end": "00:00"}),
-            ]
-        })
-        .collect();
-    json!({
-        "name": name, "region": "west",
-        "skills": [{"name": "plumbing", "level": 4}],
-        "location": {"lat": 37.77, "lon": -122.42},
-        "workingHours": hours,
-        "rating": 4.5, "maxJobsPerDay": 50, "active": true
-    })
-}
 
 /// A raw answer, compared byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]

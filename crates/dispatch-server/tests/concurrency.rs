@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::Request;
-use chrono::{DateTime, Duration as Span, DurationRound as _, SecondsFormat, Utc};
+use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
 use common::*;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
@@ -25,30 +25,6 @@ const RACERS: usize = 200;
 const WAIT: Duration = Duration::from_secs(10);
 /// How long to listen for stragglers after the first event.
 const STRAGGLERS: Duration = Duration::from_secs(1);
-
-fn iso(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// A contractor in `west` at the job site, working around the clock.
-fn contractor_body(name: &str) -> Value {
-    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-        .iter()
-        .flat_map(|day| {
-            [
-                json!({"day": day, "start": "00:00", "end": "12:00"}),
-                json!({"day": day, "start": "12:00", "end": "00:00"}),
-            ]
-        })
-        .collect();
-    json!({
-        "name": name, "region": "west",
-        "skills": [{"name": "plumbing", "level": 4}],
-        "location": {"lat": 37.77, "lon": -122.42},
-        "workingHours": hours,
-        "rating": 4.5, "maxJobsPerDay": 50, "active": true
-    })
-}
 
 /// Tomorrow, on the hour: a start every racer can reach.
 fn base() -> DateTime<Utc> {

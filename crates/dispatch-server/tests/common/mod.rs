@@ -300,6 +300,32 @@ impl Api {
     }
 }
 
+/// A timestamp as the API writes it (seconds, `Z`).
+pub fn iso(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A contractor body in `west` at 37.77,-122.42, working around the clock (two touching
+/// shifts a day), plumbing level 4.
+pub fn contractor_body(name: &str) -> Value {
+    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .flat_map(|day| {
+            [
+                json!({"day": day, "start": "00:00", "end": "12:00"}),
+                json!({"day": day, "start": "12:00", "end": "00:00"}),
+            ]
+        })
+        .collect();
+    json!({
+        "name": name, "region": "west",
+        "skills": [{"name": "plumbing", "level": 4}],
+        "location": {"lat": 37.77, "lon": -122.42},
+        "workingHours": hours,
+        "rating": 4.5, "maxJobsPerDay": 50, "active": true
+    })
+}
+
 pub fn job_body(
     region: &str,
     lat: f64,
