@@ -180,5 +180,26 @@ test("the dispatcher flow over the official client", async () => {
   assert.equal(audit.body.decision.rank, 1);
   assert.equal(audit.body.decision.decidedBy, "dee");
 
+  // Auto-assign: the service books the top candidate itself; JobAssigned says "auto".
+  const second = await api("POST", "/api/v1/jobs", dispatcherToken, {
+    region: "west", title: "No hot water", location: { lat: 37.84, lon: -122.28 },
+    requiredSkills: [{ name: "plumbing", minLevel: 2 }], priority: "normal",
+    windowStartUtc: hours(26), windowEndUtc: hours(34), durationMinutes: 60,
+  });
+  assert.equal(second.status, 201);
+  const auto = await api("POST", "/api/v1/recommendations", dispatcherToken, { jobId: second.body.id, autoAssign: true });
+  assert.equal(auto.status, 202);
+  const deadline = Date.now() + WAIT;
+  let autoAssigned;
+  while (!autoAssigned && Date.now() < deadline) {
+    autoAssigned = west.events.find((e) => e.type === "JobAssigned" && e.jobId === second.body.id);
+    if (!autoAssigned) await sleep(50);
+  }
+  assert.ok(autoAssigned, "JobAssigned for the auto-assigned job");
+  assert.equal(autoAssigned.source, "auto");
+  const autoAudit = await api("GET", `/api/v1/audit/${autoAssigned.auditId}`, dispatcherToken);
+  assert.equal(autoAudit.body.decision.rank, 1);
+  assert.equal(autoAudit.body.decision.source, "auto");
+
   for (const hub of [west, anaHub, boHub, east]) await hub.connection.stop();
 });
