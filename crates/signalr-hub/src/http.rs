@@ -131,6 +131,35 @@ fn authenticate(
         })
 }
 
+/// A refused request and the CORS origin its answer still carries.
+struct Refused {
+    refusal: Refusal,
+    origin: Option<HeaderValue>,
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        with_cors(self.refusal.into_response(), self.origin)
+    }
+}
+
+/// The checks every hub request passes first: an allowed origin, then authentication. Returns
+/// the CORS origin to echo and the caller.
+fn admit(
+    hub: &HubShared,
+    headers: &HeaderMap,
+    params: &HashMap<String, String>,
+) -> Result<(Option<HeaderValue>, Principal), Refused> {
+    let origin = check_origin(hub, headers).map_err(|refusal| Refused {
+        refusal,
+        origin: None,
+    })?;
+    match authenticate(hub, headers, params) {
+        Ok(principal) => Ok((origin, principal)),
+        Err(refusal) => Err(Refused { refusal, origin }),
+    }
+}
+
 async fn preflight(State(hub): State<Arc<HubShared>>, headers: HeaderMap) -> Response {
     let origin = match check_origin(&hub, &headers) {
         Ok(origin) => origin,
@@ -180,13 +209,10 @@ async fn negotiate(
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let origin = match check_origin(&hub, &headers) {
-        Ok(origin) => origin,
-        Err(refusal) => return refusal.into_response(),
+    let origin = match admit(&hub, &headers, &params) {
+        Ok((origin, _)) => origin,
+        Err(refused) => return refused.into_response(),
     };
-    if let Err(refusal) = authenticate(&hub, &headers, &params) {
-        return with_cors(refusal.into_response(), origin);
-    }
     // Clients that send no version (the Python ones) get version 0, where the connection id
     // doubles as the token; asking for a newer version than ours gets ours.
     let version = match param(&params, "negotiateVersion") {
@@ -282,13 +308,9 @@ async fn connect(
     Query(params): Params,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    let origin = match check_origin(&hub, &headers) {
-        Ok(origin) => origin,
-        Err(refusal) => return refusal.into_response(),
-    };
-    let principal = match authenticate(&hub, &headers, &params) {
-        Ok(principal) => principal,
-        Err(refusal) => return with_cors(refusal.into_response(), origin),
+    let (origin, principal) = match admit(&hub, &headers, &params) {
+        Ok(admitted) => admitted,
+        Err(refused) => return refused.into_response(),
     };
     let token = param(&params, "id").map(ConnectionToken::from);
     let response = match upgrade {
@@ -509,13 +531,10 @@ async fn send(
     Query(params): Params,
     body: Bytes,
 ) -> Response {
-    let origin = match check_origin(&hub, &headers) {
-        Ok(origin) => origin,
-        Err(refusal) => return refusal.into_response(),
+    let origin = match admit(&hub, &headers, &params) {
+        Ok((origin, _)) => origin,
+        Err(refused) => return refused.into_response(),
     };
-    if let Err(refusal) = authenticate(&hub, &headers, &params) {
-        return with_cors(refusal.into_response(), origin);
-    }
     let limit = frame_limit(&hub.options);
     let response = match param(&params, "id").map(ConnectionToken::from) {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
@@ -557,13 +576,10 @@ async fn delete(
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let origin = match check_origin(&hub, &headers) {
-        Ok(origin) => origin,
-        Err(refusal) => return refusal.into_response(),
+    let origin = match admit(&hub, &headers, &params) {
+        Ok((origin, _)) => origin,
+        Err(refused) => return refused.into_response(),
     };
-    if let Err(refusal) = authenticate(&hub, &headers, &params) {
-        return with_cors(refusal.into_response(), origin);
-    }
     let response = match param(&params, "id").map(ConnectionToken::from) {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
         Some(token) => match hub.registry.token_state(&token) {
