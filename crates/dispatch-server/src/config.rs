@@ -62,9 +62,15 @@ pub struct ServeArgs {
     /// Listen address.
     #[arg(long, env = "DISPATCH_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
-    /// Event backplane between nodes (`redis://…`); unset: this process only.
-    #[arg(long, env = "DISPATCH_BACKPLANE_URL")]
+    /// Event backplane between nodes: `redis://…` (pub/sub) or `postgres://…` (LISTEN/NOTIFY);
+    /// unset: this process only.
+    #[arg(long, env = "DISPATCH_BACKPLANE_URL", hide_env_values = true)]
     pub backplane_url: Option<String>,
+    /// The backplane channel this deployment's events travel on. Default: `dispatch:` and the
+    /// database's deployment id, so deployments sharing a Redis but not a database never hear
+    /// each other.
+    #[arg(long, env = "DISPATCH_BACKPLANE_CHANNEL")]
+    pub backplane_channel: Option<String>,
     /// Load demo data at start-up if the database is empty.
     #[arg(long, env = "DISPATCH_DEMO")]
     pub demo: bool,
@@ -82,6 +88,17 @@ pub struct ServeArgs {
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,
+}
+
+impl ServeArgs {
+    /// The backplane channel: as configured, else `dispatch:` and the database's deployment id
+    /// (a random id stored in the database), the same for every node sharing the database and
+    /// different for every other one.
+    pub fn backplane_channel(&self, deployment_id: &str) -> String {
+        self.backplane_channel
+            .clone()
+            .unwrap_or_else(|| format!("dispatch:{deployment_id}"))
+    }
 }
 
 /// `dispatch demo`.
@@ -119,4 +136,25 @@ pub struct TokenArgs {
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> ServeArgs {
+        let mut argv = vec!["dispatch", "serve"];
+        argv.extend_from_slice(args);
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::Serve(args) => args,
+            other => panic!("not serve: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_backplane_channel_defaults_to_the_deployment() {
+        assert_eq!(serve(&[]).backplane_channel("ab12"), "dispatch:ab12");
+        let named = serve(&["--backplane-channel", "blue"]).backplane_channel("ab12");
+        assert_eq!(named, "blue");
+    }
 }

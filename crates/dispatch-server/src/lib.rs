@@ -9,8 +9,9 @@
 //!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs.
 //! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
 //!   index for the engine.
-//! * [`events`] and [`relay`] — the two events, written to the outbox with their change and
-//!   sent after commit.
+//! * [`events`], [`relay`] and [`delivery`] — the two events, written to the outbox with their
+//!   change; after commit the relay (one node at a time) publishes them on the backplane and
+//!   every node delivers them to its own clients (`dispatch-backplane`).
 //! * `typescript` (feature `ts`) — the web pages' TypeScript types, generated from these types.
 //! * [`demo`] — demo data from the engine's generator; [`dev`] — development sign-in for the
 //!   web pages (development mode only).
@@ -23,6 +24,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod delivery;
 pub mod demo;
 pub mod dev;
 pub mod error;
@@ -46,6 +48,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use dispatch_backplane::{Backplane, Subscription};
 use dispatch_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use signalr_hub::{Hub, HubOptions};
@@ -167,7 +170,8 @@ pub struct RunOptions {
     pub workers: usize,
     /// Keep committed events in the outbox instead of sending them.
     pub hold_events: bool,
-    /// Wait before sending events left pending by an earlier run.
+    /// Wait before sending a backlog found on becoming the relay (left by an earlier run or a
+    /// node that died).
     pub relay_start_delay: std::time::Duration,
 }
 
@@ -188,11 +192,25 @@ pub struct Service {
     /// Shared state (tests use its store and hub).
     pub state: AppState,
     queue_rx: mpsc::Receiver<dispatch_store::RequestId>,
+    subscription: Subscription,
 }
 
 impl Service {
-    /// Wires store, keys and hub together.
+    /// Wires store, keys and hub together, with events carried inside this process only.
     pub fn new(store: Store, keys: JwtKeys, dev_mode: bool, hub_options: HubOptions) -> Self {
+        let (backplane, subscription) = Backplane::in_process();
+        Self::with_backplane(store, keys, dev_mode, hub_options, backplane, subscription)
+    }
+
+    /// Wires store, keys and hub together, with events carried between nodes by `backplane`.
+    pub fn with_backplane(
+        store: Store,
+        keys: JwtKeys,
+        dev_mode: bool,
+        hub_options: HubOptions,
+        backplane: Backplane,
+        subscription: Subscription,
+    ) -> Self {
         let keys = Arc::new(keys);
         let hub = hub::dispatch_hub(Arc::clone(&keys), hub_options);
         let (work, queue_rx) = mpsc::channel(worker::QUEUE_CAPACITY);
@@ -202,6 +220,8 @@ impl Service {
             keys,
             work,
             relay: Arc::new(Notify::new()),
+            relay_status: Arc::default(),
+            backplane,
             metrics: metrics_handle(),
             dev_mode,
         };
@@ -210,6 +230,7 @@ impl Service {
             router,
             state,
             queue_rx,
+            subscription,
         }
     }
 
@@ -224,6 +245,7 @@ impl Service {
             router,
             state,
             queue_rx,
+            subscription,
         } = self;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         // Requests a previous run accepted (202) but never computed are computed now.
@@ -244,29 +266,30 @@ impl Service {
             Err(error) => tracing::warn!(%error, "cannot read pending recommendations"),
         }
         let worker = tokio::spawn(worker::run(state.clone(), queue_rx, options.workers));
-        let relay = if options.hold_events {
-            tracing::warn!(
-                "holding events: committed events stay in the outbox until a restart without --hold-events"
-            );
-            None
-        } else {
-            Some(tokio::spawn(relay::run(
-                state.store.clone(),
-                state.hub.clone(),
-                Arc::clone(&state.relay),
-                options.relay_start_delay,
-                stopped(stop_rx.clone()),
-            )))
+        let delivery = tokio::spawn(delivery::run(
+            state.store.clone(),
+            state.hub.clone(),
+            subscription,
+            stopped(stop_rx.clone()),
+        ));
+        let relay = relay::Relay {
+            store: state.store.clone(),
+            backplane: state.backplane.clone(),
+            ring: Arc::clone(&state.relay),
+            status: Arc::clone(&state.relay_status),
+            hold: options.hold_events,
+            start_delay: options.relay_start_delay,
         };
+        let relay = tokio::spawn(relay.run(stopped(stop_rx.clone())));
         axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .context("HTTP server failed")?;
         let _ = stop_tx.send(true);
         worker.abort();
-        if let Some(relay) = relay {
-            let _ = relay.await;
-        }
+        // The relay's lease goes with it: another node takes over within a second.
+        let _ = relay.await;
+        let _ = delivery.await;
         Ok(())
     }
 }

@@ -3,12 +3,13 @@
 use anyhow::Context as _;
 use chrono::Utc;
 use clap::Parser as _;
+use dispatch_backplane::Backplane;
 use dispatch_core::RegionId;
 use dispatch_server::auth::{JwtKeys, Role};
 use dispatch_server::config::{Cli, Command};
 use dispatch_server::{RunOptions, Service, demo};
 use dispatch_store::Store;
-use signalr_hub::HubOptions;
+use signalr_hub::{ConnectionTokenKey, HubOptions};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -26,11 +27,6 @@ async fn main() -> anyhow::Result<()> {
                     "DISPATCH_JWT_SECRET is not set: development mode, tokens are signed with a public secret"
                 );
             }
-            if let Some(url) = &args.backplane_url {
-                anyhow::bail!(
-                    "DISPATCH_BACKPLANE_URL={url}: no backplane is supported yet; unset it to run a single node"
-                );
-            }
             let store = Store::connect(&args.common.database_url)
                 .await
                 .with_context(|| {
@@ -39,6 +35,20 @@ async fn main() -> anyhow::Result<()> {
                         redact(&args.common.database_url)
                     )
                 })?;
+            let (backplane, subscription) = match &args.backplane_url {
+                Some(url) if !url.is_empty() => {
+                    let deployment = store
+                        .deployment_id()
+                        .await
+                        .context("reading the database's deployment id")?;
+                    let channel = args.backplane_channel(&deployment);
+                    let connected = Backplane::connect(url, &channel)
+                        .with_context(|| format!("DISPATCH_BACKPLANE_URL={}", redact(url)))?;
+                    tracing::info!(backplane = %redact(url), %channel, "events cross nodes on the backplane");
+                    connected
+                }
+                _ => Backplane::in_process(),
+            };
             if args.demo {
                 let summary = demo::load(&store, 7, 150, Utc::now())
                     .await
@@ -49,11 +59,18 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("cannot listen on {}", args.addr))?;
             tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
-            let service = Service::new(
+            let service = Service::with_backplane(
                 store,
                 JwtKeys::new(&secret),
                 dev_mode,
-                HubOptions::default(),
+                HubOptions {
+                    // Nodes sharing the secret accept each other's connection tokens: no sticky
+                    // sessions needed for WebSockets.
+                    connection_token_key: Some(connection_token_key(&secret)),
+                    ..HubOptions::default()
+                },
+                backplane,
+                subscription,
             );
             let options = RunOptions {
                 workers: args.workers,
@@ -97,6 +114,16 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The key connection tokens are signed with, derived from the token secret so that every node
+/// of a deployment has it and it is never the JWT key itself.
+fn connection_token_key(secret: &[u8]) -> ConnectionTokenKey {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"dispatch/signalr-connection-token/v1\0");
+    hasher.update(secret);
+    ConnectionTokenKey::new(hasher.finalize())
 }
 
 /// The URL without its password, for messages.

@@ -1,88 +1,255 @@
-//! The outbox relay: sends committed events to the hub, then marks them sent.
+//! The outbox relay: publishes committed events to the backplane, then marks them sent.
 //!
 //! Events are written to the outbox in the transaction of the change they report, so an event
-//! exists if and only if its change committed. The relay runs after every such commit (rung by
-//! the writer) and once a second regardless, and at start-up it sends whatever a crashed process
-//! committed but never sent. Delivery is at least once: a crash between sending and marking
-//! sends that batch again.
+//! exists if and only if its change committed. Of all the nodes sharing a database, one relays:
+//! the holder of the store's relay lease (a PostgreSQL session lock, released by the server when
+//! its node dies, even by `kill -9`; always this process on SQLite). The others stand by,
+//! trying to take the lease every two seconds. The leader runs after every commit that wrote
+//! events (rung by the writer) and once a second regardless, so it also sends what an earlier
+//! leader committed, or published without marking. Publishing is at least once;
+//! [`crate::delivery`] drops repeats.
+//!
+//! While the backplane is down, publishing fails, nothing is marked, and the events wait in the
+//! outbox; the leader keeps trying and they go out, in order, when it returns.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
-use dispatch_store::Store;
-use signalr_hub::{HubHandle, Payload};
+use dispatch_backplane::{Backplane, BackplaneError, Sequenced};
+use dispatch_store::{Store, StoreError};
+use serde::Serialize;
 use tokio::sync::Notify;
 
 /// How many events one pass sends at most.
 const BATCH: u32 = 256;
+/// The leader's idle pass interval.
+const TICK: Duration = Duration::from_secs(1);
+/// How often a standby tries to take the lease (each try opens a database session).
+const STANDBY_RETRY: Duration = Duration::from_secs(2);
+/// How often the leader checks it still holds the lease.
+const LEASE_CHECK: Duration = Duration::from_secs(2);
 
-/// Sends pending events until `shutdown` resolves.
-///
-/// Events still pending at start-up were committed by an earlier run that died before sending
-/// them; their subscribers are reconnecting right now (the official clients retry at once, then
-/// after 2 s). Waiting `start_delay` before that first pass lets them be there to hear it.
-pub async fn run(
-    store: Store,
-    hub: HubHandle,
-    ring: Arc<Notify>,
-    start_delay: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    match store.pending_events(1).await {
-        Ok(backlog) if !backlog.is_empty() && !start_delay.is_zero() => {
-            tracing::info!(
-                ?start_delay,
-                "events from an earlier run are pending; sending them shortly"
-            );
-            tokio::select! {
-                () = tokio::time::sleep(start_delay) => {}
-                () = &mut shutdown => return,
+/// What this node's relay is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayRole {
+    /// Not running (starting, stopped, or the store cannot be reached).
+    Idle,
+    /// Another node relays; this one waits to take over.
+    Standby,
+    /// This node relays.
+    Leader,
+    /// This node holds the lease but sends nothing (`--hold-events`).
+    Holding,
+}
+
+/// The relay's role, readable by `/readyz`.
+#[derive(Debug, Default)]
+pub struct RelayStatus(AtomicU8);
+
+impl RelayStatus {
+    /// The current role.
+    pub fn role(&self) -> RelayRole {
+        match self.0.load(Ordering::Relaxed) {
+            1 => RelayRole::Standby,
+            2 => RelayRole::Leader,
+            3 => RelayRole::Holding,
+            _ => RelayRole::Idle,
+        }
+    }
+
+    fn set(&self, role: RelayRole) {
+        let value = match role {
+            RelayRole::Idle => 0,
+            RelayRole::Standby => 1,
+            RelayRole::Leader => 2,
+            RelayRole::Holding => 3,
+        };
+        self.0.store(value, Ordering::Relaxed);
+    }
+}
+
+/// Why a relay pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The outbox could not be read or marked.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The backplane did not take an event.
+    #[error(transparent)]
+    Backplane(#[from] BackplaneError),
+}
+
+/// What the relay needs.
+pub struct Relay {
+    /// The outbox.
+    pub store: Store,
+    /// Where events go.
+    pub backplane: Backplane,
+    /// Rung after every commit that wrote events.
+    pub ring: Arc<Notify>,
+    /// Shown by `/readyz`.
+    pub status: Arc<RelayStatus>,
+    /// Keep events in the outbox (maintenance, crash drills).
+    pub hold: bool,
+    /// Wait before sending a backlog found on taking the lease, so that the clients of a node
+    /// that died (or of this one, restarting) have reconnected and hear it.
+    pub start_delay: Duration,
+}
+
+impl Relay {
+    /// Relays (or stands by) until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let lease = match self.store.try_relay_lease().await {
+                Ok(Some(lease)) => lease,
+                Ok(None) => {
+                    self.status.set(RelayRole::Standby);
+                    if sleep_or(STANDBY_RETRY, &mut shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+                Err(error) => {
+                    self.status.set(RelayRole::Idle);
+                    tracing::warn!(%error, "cannot take the relay lease; retrying");
+                    if sleep_or(STANDBY_RETRY, &mut shutdown).await {
+                        break;
+                    }
+                    continue;
+                }
+            };
+            if self.lead(lease, &mut shutdown).await {
+                break;
             }
         }
-        Ok(_) => {}
-        Err(error) => tracing::warn!(%error, "cannot read the outbox at start-up"),
+        self.status.set(RelayRole::Idle);
     }
-    loop {
-        match relay_once(&store, &hub).await {
-            // A full batch means there may be more: go again at once.
-            Ok(sent) if sent == BATCH as usize => continue,
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "outbox relay pass failed; retrying"),
+
+    /// Relays while the lease holds; `true` when shutting down.
+    async fn lead(
+        &self,
+        mut lease: dispatch_store::RelayLease,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> bool {
+        if self.hold {
+            self.status.set(RelayRole::Holding);
+            tracing::warn!(
+                "holding events: committed events stay in the outbox until a relay without --hold-events sends them"
+            );
+            while lease.still_held().await {
+                if sleep_or(TICK, shutdown).await {
+                    return true;
+                }
+            }
+            return false;
         }
-        tokio::select! {
-            () = ring.notified() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = &mut shutdown => return,
+        self.status.set(RelayRole::Leader);
+        tracing::info!("this node relays the outbox");
+        if self.has_backlog().await && sleep_or(self.start_delay, shutdown).await {
+            return true;
+        }
+        let mut previous = match self.store.last_sent_sequence().await {
+            Ok(sequence) => sequence,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the outbox; giving the lease up");
+                return sleep_or(TICK, shutdown).await;
+            }
+        };
+        let mut checked = Instant::now();
+        let mut failing = false;
+        loop {
+            if checked.elapsed() >= LEASE_CHECK {
+                if !lease.still_held().await {
+                    tracing::warn!("the relay lease was lost; standing by");
+                    return false;
+                }
+                checked = Instant::now();
+            }
+            match relay_once(&self.store, &self.backplane, &mut previous).await {
+                Ok(sent) => {
+                    if failing {
+                        tracing::info!("the backplane takes events again");
+                        failing = false;
+                    }
+                    // A full batch means there may be more: go again at once.
+                    if sent == BATCH as usize {
+                        continue;
+                    }
+                }
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(%error, "events wait in the outbox; retrying every second");
+                        failing = true;
+                    }
+                }
+            }
+            tokio::select! {
+                () = self.ring.notified() => {}
+                () = tokio::time::sleep(TICK) => {}
+                () = &mut *shutdown => return true,
+            }
+        }
+    }
+
+    async fn has_backlog(&self) -> bool {
+        if self.start_delay.is_zero() {
+            return false;
+        }
+        match self.store.pending_events(1).await {
+            Ok(backlog) if !backlog.is_empty() => {
+                tracing::info!(start_delay = ?self.start_delay, "events are pending; sending them shortly");
+                true
+            }
+            _ => false,
         }
     }
 }
 
-/// Sends one batch of pending events; returns how many were sent.
+/// Sleeps for `duration`; `true` if `shutdown` resolved first.
+async fn sleep_or(duration: Duration, shutdown: &mut (impl Future<Output = ()> + Unpin)) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(duration) => false,
+        () = shutdown => true,
+    }
+}
+
+/// Publishes one batch of pending events in sequence order and marks those the backplane took;
+/// returns how many. `previous` is the sequence published last, carried in each message.
 pub async fn relay_once(
     store: &Store,
-    hub: &HubHandle,
-) -> Result<usize, dispatch_store::StoreError> {
+    backplane: &Backplane,
+    previous: &mut i64,
+) -> Result<usize, RelayError> {
     let events = store.pending_events(BATCH).await?;
-    if events.is_empty() {
-        return Ok(0);
-    }
-    let mut sent = Vec::with_capacity(events.len());
+    let mut published = Vec::with_capacity(events.len());
+    let mut failure = None;
     for event in &events {
-        match Payload::from_serialize(&event.payload) {
-            Ok(payload) => {
-                for channel in &event.channels {
-                    hub.send_to_group(channel, &event.target, vec![payload.clone()]);
-                }
+        let message = Sequenced {
+            sequence: event.sequence,
+            previous: *previous,
+            event: serde_json::to_value(event).ok(),
+        };
+        match backplane.publish(&message).await {
+            Ok(()) => {
+                published.push(event.sequence);
+                *previous = event.sequence;
             }
             Err(error) => {
-                tracing::error!(%error, sequence = event.sequence, "event payload cannot be sent; dropping it")
+                failure = Some(error);
+                break;
             }
         }
-        sent.push(event.sequence);
     }
-    metrics::counter!("dispatch_events_sent_total").increment(sent.len() as u64);
-    store.mark_events_sent(&sent).await?;
-    Ok(sent.len())
+    if !published.is_empty() {
+        store.mark_events_sent(&published).await?;
+        metrics::counter!("dispatch_events_sent_total").increment(published.len() as u64);
+    }
+    match failure {
+        Some(error) => Err(error.into()),
+        None => Ok(published.len()),
+    }
 }

@@ -2,12 +2,14 @@
 
 use std::sync::Arc;
 
+use dispatch_backplane::Backplane;
 use dispatch_store::{RequestId, Store};
 use metrics_exporter_prometheus::PrometheusHandle;
 use signalr_hub::HubHandle;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::JwtKeys;
+use crate::relay::RelayStatus;
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -22,6 +24,10 @@ pub struct AppState {
     pub work: mpsc::Sender<RequestId>,
     /// Rings the outbox relay after a commit that wrote events.
     pub relay: Arc<Notify>,
+    /// What the relay is doing on this node (for `/readyz`).
+    pub relay_status: Arc<RelayStatus>,
+    /// Carries events between nodes (for `/readyz`; the relay publishes on it).
+    pub backplane: Backplane,
     /// Renders `/metrics`.
     pub metrics: PrometheusHandle,
     /// No secret configured: the sign-in page may mint demo tokens.

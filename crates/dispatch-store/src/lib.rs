@@ -10,6 +10,7 @@
 //! * [`error`]: [`StoreError`] and [`AssignmentConflict`].
 //! * [`types`]: what only persistence needs: paging, outbox events, recommendation and audit
 //!   documents, idempotency states. Domain entities are `dispatch-core`'s.
+//! * [`lease`]: [`RelayLease`], which node relays the outbox when several share a database.
 //! * `codec`: how timestamps, ids, enums, JSON documents and cursors become columns, shared by
 //!   every backend.
 //! * `sqlite`: the SQLite backend (embedded migrations in `migrations/sqlite/`).
@@ -36,6 +37,7 @@
 //! ```
 
 pub mod error;
+pub mod lease;
 pub mod types;
 
 mod codec;
@@ -50,6 +52,7 @@ use dispatch_core::{
 };
 
 pub use error::{AssignmentConflict, StoreError};
+pub use lease::RelayLease;
 pub use types::{
     AuditRecord, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin, MAX_PAGE_LIMIT, NewOutboxEvent,
     OutboxEvent, Page, PageRequest, RecommendationRecord, RecommendationStatus, RequestId,
@@ -196,6 +199,12 @@ impl Store {
         delegate!(self.create_contractor(c))
     }
 
+    /// Stores new contractors in one transaction, all or none (bulk loads; one statement on
+    /// PostgreSQL); a duplicate id (stored or in the batch) or an unknown region is `Conflict`.
+    pub async fn create_contractors(&self, contractors: &[Contractor]) -> Result<(), StoreError> {
+        delegate!(self.create_contractors(contractors))
+    }
+
     /// Replaces a contractor (all fields, time off included); `false` when there is none with
     /// that id.
     pub async fn update_contractor(&self, c: &Contractor) -> Result<bool, StoreError> {
@@ -239,6 +248,12 @@ impl Store {
     /// Stores a new job; a duplicate id or an unknown region is `Conflict`.
     pub async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
         delegate!(self.create_job(job))
+    }
+
+    /// Stores new jobs in one transaction, all or none (bulk loads; one statement on
+    /// PostgreSQL); a duplicate id (stored or in the batch) or an unknown region is `Conflict`.
+    pub async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        delegate!(self.create_jobs(jobs))
     }
 
     /// A job by id.
@@ -467,6 +482,45 @@ impl Store {
     /// Marks events as relayed; unknown or already-sent sequences are ignored.
     pub async fn mark_events_sent(&self, sequences: &[i64]) -> Result<(), StoreError> {
         delegate!(self.mark_events_sent(sequences))
+    }
+
+    /// Up to `limit` events with `sequence > after`, ascending (all, or with `sent_only` only
+    /// those marked sent): a range scan of the primary key, cheap to poll.
+    ///
+    /// Sequence order is commit order on both backends, and a committed event never appears
+    /// behind one already visible, so a reader that remembers the last sequence it saw misses
+    /// nothing. Sequences may skip numbers (a rolled-back transaction's on PostgreSQL): ask this
+    /// to tell a gap from a skip. Sent marks are a prefix of the outbox as long as events are
+    /// marked oldest first, as `dispatch-server`'s relay does.
+    pub async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+        sent_only: bool,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        delegate!(self.events_after(after, limit, sent_only))
+    }
+
+    /// A random id made when this database was first migrated: the same for every node that
+    /// shares it, different for every other database.
+    pub async fn deployment_id(&self) -> Result<String, StoreError> {
+        delegate!(self.deployment_id())
+    }
+
+    /// The highest sequence marked sent; 0 when none is.
+    pub async fn last_sent_sequence(&self) -> Result<i64, StoreError> {
+        delegate!(self.last_sent_sequence())
+    }
+
+    /// Tries to become the node that relays the outbox: `Ok(None)` while another session holds
+    /// the lease (PostgreSQL), always `Some` on SQLite (one process owns the file). See
+    /// [`lease`] for how it is held and lost; independent of [`Store::close`].
+    pub async fn try_relay_lease(&self) -> Result<Option<RelayLease>, StoreError> {
+        match &self.backend {
+            Backend::Sqlite(_) => Ok(Some(RelayLease::embedded())),
+            #[cfg(feature = "postgres")]
+            Backend::Postgres(b) => Ok(b.try_relay_lease().await?.map(RelayLease::postgres)),
+        }
     }
 }
 

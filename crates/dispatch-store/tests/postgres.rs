@@ -196,6 +196,11 @@ postgres_suite!(
     config_versions,
     concurrent_config_replacements,
     idempotency_states,
+    bulk_creates_are_all_or_nothing,
+    events_after_reads_the_outbox_by_sequence,
+    events_after_cursor_misses_nothing_under_concurrent_writers,
+    relay_lease_is_granted_and_held,
+    deployment_id_is_random_and_stable,
 );
 
 // ----- PostgreSQL-specific -----
@@ -288,7 +293,7 @@ async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "each of the two migrations ran once");
     let configs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scoring_configs")
         .fetch_one(&mut conn)
         .await
@@ -792,4 +797,238 @@ async fn corrupt_rows_are_errors_not_panics() {
         )
         .await;
     assert!(matches!(r, Err(StoreError::Corrupt(_))), "{r:?}");
+}
+
+/// The relay lease's lock (`RELAY_LEASE_LOCK` in src/postgres/lease.rs).
+const RELAY_LEASE_LOCK: i64 = 0x6473_7072_656c_6179;
+
+/// The pid of the session holding the relay lease's session lock in this database, if any
+/// (a 64-bit advisory key shows in `pg_locks` as classid = high half, objid = low half,
+/// objsubid = 1).
+async fn relay_lease_holder(conn: &mut PgConnection) -> Option<i32> {
+    sqlx::query_scalar(
+        "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database \
+         WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted \
+           AND l.classid = ($1 >> 32)::oid AND l.objid = ($1 & 4294967295)::oid \
+           AND l.objsubid = 1",
+    )
+    .bind(RELAY_LEASE_LOCK)
+    .fetch_optional(conn)
+    .await
+    .expect("pg_locks")
+}
+
+/// Tries `store`'s lease every 50 ms for up to 5 s: a dropped lease's session ends a moment
+/// after its socket closes.
+async fn lease_within_5s(store: &Store) -> dispatch_store::RelayLease {
+    for _ in 0..100 {
+        if let Some(lease) = store.try_relay_lease().await.expect("try") {
+            return lease;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the relay lease did not become free within 5 s");
+}
+
+/// Two stores (two nodes) on one database: one lease at a time, held by a dedicated session
+/// outside the pool; dropping it frees it for the other node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_lease_is_exclusive_across_nodes() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (first, second) = (db.store().await, db.store().await);
+    let mut admin = db.raw().await;
+    assert_eq!(relay_lease_holder(&mut admin).await, None);
+
+    let mut lease = first
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("uncontended");
+    assert!(second.try_relay_lease().await.expect("try").is_none());
+    // Each try is a session of its own, so the same node is refused too.
+    assert!(first.try_relay_lease().await.expect("try").is_none());
+    assert!(lease.still_held().await);
+
+    // A session-level lock on a session of its own, named for operators, not in the pool.
+    let holder = relay_lease_holder(&mut admin).await.expect("a holder");
+    let (name, state): (String, String) =
+        sqlx::query_as("SELECT application_name, state FROM pg_stat_activity WHERE pid = $1")
+            .bind(holder)
+            .fetch_one(&mut admin)
+            .await
+            .expect("pg_stat_activity");
+    assert_eq!(name, "dispatch relay lease");
+    assert_eq!(
+        state, "idle",
+        "not inside a transaction: the lock is the session's"
+    );
+    // The pools keep working (and are not what holds it): busy them, the holder stays.
+    first.ping().await.expect("ping");
+    first.close().await;
+    assert!(lease.still_held().await);
+    assert_eq!(relay_lease_holder(&mut admin).await, Some(holder));
+
+    // Dropping the lease closes its connection: the other node gets it.
+    drop(lease);
+    let mut taken = lease_within_5s(&second).await;
+    assert!(taken.still_held().await);
+    let new_holder = relay_lease_holder(&mut admin).await.expect("a holder");
+    assert_ne!(new_holder, holder);
+    let third = db.store().await;
+    assert!(third.try_relay_lease().await.expect("try").is_none());
+
+    // `release` frees it at once: no waiting for the server to notice a closed socket.
+    taken.release().await;
+    assert_eq!(relay_lease_holder(&mut admin).await, None);
+    let lease = third
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("free right after release");
+    drop(lease);
+    second.close().await;
+    third.close().await;
+}
+
+/// The lease's session is killed (as the server does when the leader's process dies, or an
+/// administrator terminates it): `still_held` says so, for good, and another node takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_lease_is_lost_with_its_session() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let (first, second) = (db.store().await, db.store().await);
+    let mut admin = db.raw().await;
+    let mut lease = first
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("uncontended");
+    assert!(lease.still_held().await);
+    assert!(second.try_relay_lease().await.expect("try").is_none());
+
+    let holder = relay_lease_holder(&mut admin).await.expect("a holder");
+    // With a timeout, pg_terminate_backend waits until the session has ended (PostgreSQL 14+).
+    let terminated: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1, 5000)")
+        .bind(holder)
+        .fetch_one(&mut admin)
+        .await
+        .expect("terminate");
+    assert!(terminated);
+    assert_eq!(relay_lease_holder(&mut admin).await, None);
+
+    assert!(!lease.still_held().await, "the session is gone");
+    assert!(!lease.still_held().await, "lost for good");
+    let mut taken = lease_within_5s(&second).await;
+    assert!(taken.still_held().await);
+    // The first node's pool was not affected, and it may try again (and is refused).
+    first.ping().await.expect("ping");
+    assert!(first.try_relay_lease().await.expect("try").is_none());
+    // Releasing a lost lease is harmless.
+    lease.release().await;
+    assert!(taken.still_held().await);
+    first.close().await;
+    second.close().await;
+}
+
+/// Set in the child process of `relay_lease_is_freed_when_its_process_is_killed`: the database
+/// URL the child takes the lease on.
+const LEASE_CHILD_VAR: &str = "DISPATCH_TEST_LEASE_CHILD_URL";
+
+/// A node holding the lease dies by `kill -9` (this test binary, re-run as a child that takes
+/// the lease and sleeps): the kernel closes its socket, the server ends the session and frees
+/// the lock, and another node takes over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn relay_lease_is_freed_when_its_process_is_killed() {
+    if let Ok(url) = std::env::var(LEASE_CHILD_VAR) {
+        // The child: hold the lease until killed.
+        let store = Store::connect(&url).await.expect("child connect");
+        let lease = store.try_relay_lease().await.expect("child try");
+        println!(
+            "{}",
+            if lease.is_some() {
+                "HOLDING"
+            } else {
+                "REFUSED"
+            }
+        );
+        std::io::stdout().flush().expect("flush");
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        panic!("the child was not killed");
+    }
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let store = db.store().await;
+    let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "relay_lease_is_freed_when_its_process_is_killed",
+            "--exact",
+            "--nocapture",
+        ])
+        .env(LEASE_CHILD_VAR, &db.url)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn the child");
+    let stdout = child.stdout.take().expect("child stdout");
+    let said = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l == "HOLDING" || l == "REFUSED")
+    });
+    let said = tokio::time::timeout(Duration::from_secs(30), said)
+        .await
+        .expect("the child answered within 30 s")
+        .expect("reader");
+    assert_eq!(said.as_deref(), Some("HOLDING"));
+    assert!(store.try_relay_lease().await.expect("try").is_none());
+
+    child.kill().expect("kill -9"); // SIGKILL: no destructor, no polite close
+    child.wait().expect("reap");
+    let mut taken = lease_within_5s(&store).await;
+    assert!(taken.still_held().await);
+    store.close().await;
+}
+
+/// The relay's two reads use the primary key, whatever the table size (`outbox_pkey`, a range
+/// scan from the cursor; backwards for the last sent sequence).
+#[tokio::test]
+async fn outbox_reads_use_the_primary_key() {
+    let Some(db) = TestDb::create().await else {
+        return;
+    };
+    let _store = db.store().await;
+    let mut conn = db.raw().await;
+    sqlx::query(
+        "INSERT INTO outbox (channels, target, payload, sent_at) \
+         SELECT '{/x}', 'X', '{}', CASE WHEN n <= 19000 THEN now() END \
+         FROM generate_series(1, 20000) n",
+    )
+    .execute(&mut conn)
+    .await
+    .expect("fill");
+    sqlx::query("ANALYZE outbox")
+        .execute(&mut conn)
+        .await
+        .expect("analyze");
+    for sql in [
+        "EXPLAIN SELECT sequence, channels, target, payload, created_at FROM outbox \
+         WHERE sequence > 15000 ORDER BY sequence LIMIT 256",
+        "EXPLAIN SELECT sequence, channels, target, payload, created_at FROM outbox \
+         WHERE sequence > 15000 AND sent_at IS NOT NULL ORDER BY sequence LIMIT 256",
+        "EXPLAIN SELECT sequence FROM outbox WHERE sent_at IS NOT NULL \
+         ORDER BY sequence DESC LIMIT 1",
+    ] {
+        let plan: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
+            .fetch_all(&mut conn)
+            .await
+            .expect("explain");
+        let plan = plan.join("\n");
+        assert!(plan.contains("using outbox_pkey"), "{sql}\n{plan}");
+    }
 }

@@ -61,6 +61,11 @@ sqlite_suite!(
     config_versions,
     concurrent_config_replacements,
     idempotency_states,
+    bulk_creates_are_all_or_nothing,
+    events_after_reads_the_outbox_by_sequence,
+    events_after_cursor_misses_nothing_under_concurrent_writers,
+    relay_lease_is_granted_and_held,
+    deployment_id_is_random_and_stable,
 );
 
 #[tokio::test]
@@ -79,6 +84,26 @@ async fn in_memory_store_runs_the_basics() {
 async fn in_memory_store_keeps_the_invariants_under_concurrency() {
     let store = Store::connect("sqlite://:memory:").await.expect("connect");
     suite::concurrent_overlapping_assignments(store).await;
+}
+
+/// The embedded store has one process per file: every lease is granted, and none is ever lost.
+#[tokio::test]
+async fn relay_lease_is_always_granted() {
+    let (store, _dir) = temp_store().await;
+    let mut one = store
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("granted");
+    let mut two = store
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("granted");
+    assert!(one.still_held().await && two.still_held().await);
+    store.close().await;
+    assert!(one.still_held().await);
+    two.release().await;
 }
 
 #[tokio::test]
@@ -145,7 +170,7 @@ async fn reopening_keeps_data_and_migrations_are_a_no_op() {
         store.close().await;
     }
 
-    // The migration ran once and version 1 was seeded once.
+    // The migrations ran once and version 1 was seeded once.
     let mut conn = sqlx::SqliteConnection::connect(&url)
         .await
         .expect("raw connect");
@@ -153,7 +178,7 @@ async fn reopening_keeps_data_and_migrations_are_a_no_op() {
         .fetch_one(&mut conn)
         .await
         .expect("count");
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2, "each of the two migrations ran once");
     let configs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scoring_configs")
         .fetch_one(&mut conn)
         .await

@@ -7,11 +7,14 @@
 //! interop_server [--addr 127.0.0.1:0] [--keep-alive-ms N] [--client-timeout-ms N]
 //!                [--handshake-timeout-ms N] [--max-message-size N]
 //!                [--disconnect-timeout-ms N] [--allowed-origin URL]...
+//!                [--connection-token-secret S]
 //! ```
 //! `--disconnect-timeout-ms` is also the stateful-reconnect resume window. Each
 //! `--allowed-origin` adds a browser origin that may call the hubs cross-origin (CORS answers
 //! for it; other origins get 403). Without any, `Origin` is not checked and no CORS headers are
-//! sent, so only same-origin pages can use the hubs.
+//! sent, so only same-origin pages can use the hubs. With `--connection-token-secret`,
+//! connection tokens are signed with `S`, so two servers started with the same secret act as
+//! two nodes of one cluster: negotiate on one, open the WebSocket on the other.
 //!
 //! Prints `listening on http://ADDR` once it accepts connections.
 
@@ -20,7 +23,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value;
-use signalr_hub::{AuthError, Caller, Hub, HubError, HubOptions, Payload, Principal};
+use signalr_hub::{
+    AuthError, Caller, ConnectionTokenKey, Hub, HubError, HubOptions, Payload, Principal,
+};
 
 /// Values recorded by `Record`, per key, shared by both hubs: lets a test check on the server
 /// side that each invocation ran exactly once, in order (stateful reconnect replays).
@@ -198,6 +203,9 @@ fn parse_args() -> Result<(String, HubOptions), String> {
                 .allowed_origins
                 .get_or_insert_with(Vec::new)
                 .push(value.clone()),
+            "--connection-token-secret" => {
+                options.connection_token_key = Some(ConnectionTokenKey::new(&value));
+            }
             other => return Err(format!("unknown flag {other}")),
         }
     }

@@ -4,6 +4,10 @@
 //! Status codes and texts follow ASP.NET Core's `HttpConnectionDispatcher`: negotiate errors
 //! that concern the protocol version are HTTP 200 with `{"error": …}` (the JS client reads
 //! them), while unknown connections are 404, a missing id 400, and so on, as `text/plain`.
+//!
+//! With a signing key, a transport request whose token this node's registry does not know
+//! first offers it to [`Registry::adopt`](crate::registry::Registry::adopt): a token signed by
+//! another node of the cluster then counts as negotiated here (the `token` module).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -354,6 +358,8 @@ fn websocket(
         // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
         None => (ConnectionId::random(), None, Vec::new()),
         Some(token) => {
+            hub.registry
+                .adopt(&token, hub.options.allow_stateful_reconnect);
             // Stateful reconnect: the same token again, within the window, resumes the
             // logical connection on this new socket.
             if let Some(TokenState::WebSocket(Some(slot))) = hub.registry.token_state(&token)
@@ -399,6 +405,10 @@ async fn http_transport(
     principal: Principal,
     kind: TransportKind,
 ) -> Response {
+    // A signed token of another node opens the connection here, but its later polls and POSTs
+    // must come here too: these transports need sticky sessions (see the `token` module).
+    hub.registry
+        .adopt(&token, hub.options.allow_stateful_reconnect);
     match hub.registry.token_state(&token) {
         None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
         Some(TokenState::Negotiated) => start_http_transport(hub, token, principal, kind).await,
@@ -536,7 +546,13 @@ async fn send(
         Err(refused) => return refused.into_response(),
     };
     let limit = frame_limit(&hub.options);
-    let response = match param(&params, "id").map(ConnectionToken::from) {
+    let token = param(&params, "id").map(ConnectionToken::from);
+    // A signed token of another node counts as negotiated here.
+    if let Some(token) = &token {
+        hub.registry
+            .adopt(token, hub.options.allow_stateful_reconnect);
+    }
+    let response = match token {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
         // Before any transport: kept for the one that comes (.NET's pipe exists from
         // negotiate on, so such a POST succeeds there too).

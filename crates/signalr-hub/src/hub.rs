@@ -13,6 +13,7 @@ use crate::handle::HubHandle;
 use crate::method::{Caller, FromArguments, HubError, MethodTable};
 use crate::options::HubOptions;
 use crate::registry::Registry;
+use crate::token::TokenSigner;
 
 pub(crate) type ConnectedHook =
     Arc<dyn Fn(Caller) -> BoxFuture<'static, Result<(), HubError>> + Send + Sync>;
@@ -108,7 +109,15 @@ impl HubBuilder {
 
     /// Finishes the hub.
     pub fn build(self) -> Hub {
-        let registry = Arc::new(Registry::new(self.options.disconnect_timeout));
+        let signer = self
+            .options
+            .connection_token_key
+            .clone()
+            .map(|key| TokenSigner {
+                key,
+                lifetime: self.options.connection_token_lifetime,
+            });
+        let registry = Arc::new(Registry::new(self.options.disconnect_timeout, signer));
         Hub {
             shared: Arc::new(HubShared {
                 options: self.options,

@@ -11,9 +11,15 @@
 //!   of invocations, coalesced writes.
 //! * `registry` — live connections with their groups and users, indexed both ways.
 //! * `stateful` — replay buffer and sequence tracking for stateful reconnect.
+//! * `token` — signed connection tokens ([`HubOptions::connection_token_key`]), so that a
+//!   WebSocket may open on another node than the one that answered negotiate.
 //!
 //! The wire format lives in the pure `signalr-protocol` crate; this crate does the I/O and
 //! knows nothing of any application. Defaults follow ASP.NET Core ([`HubOptions`]).
+//!
+//! Behind a load balancer with several nodes, give every node the same
+//! [`ConnectionTokenKey`] in [`HubOptions::connection_token_key`]: WebSocket clients then need
+//! no sticky sessions (Server-Sent Events and Long Polling still do).
 //!
 //! ```no_run
 //! use signalr_hub::{Caller, Hub, HubError};
@@ -39,6 +45,7 @@ mod method;
 mod options;
 mod registry;
 mod stateful;
+mod token;
 
 pub use auth::{AuthError, AuthRequest, Principal};
 pub use handle::HubHandle;
@@ -47,3 +54,4 @@ pub use ids::{ConnectionId, UserId};
 pub use method::{BindError, Caller, FromArguments, HubError};
 pub use options::{HubOptions, Transports};
 pub use signalr_protocol::Payload;
+pub use token::ConnectionTokenKey;

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::token::ConnectionTokenKey;
+
 /// Timeouts, limits and buffer sizes of one hub.
 ///
 /// The defaults match ASP.NET Core SignalR's (`HubOptions`, `HttpConnectionDispatcherOptions`),
@@ -21,8 +23,9 @@ pub struct HubOptions {
     pub max_pending_messages: usize,
     /// Longest time one write to a socket may take before the connection is closed.
     pub send_timeout: Duration,
-    /// How long a negotiated connection may wait for its transport before its token expires;
-    /// also how long a long-polling client may go without polling, and how long a stateful
+    /// How long a negotiated connection may wait for its transport before its token expires
+    /// (with a [`connection_token_key`](Self::connection_token_key):
+    /// [`connection_token_lifetime`](Self::connection_token_lifetime) instead); also how long a long-polling client may go without polling, and how long a stateful
     /// connection waits for its client to reconnect.
     pub disconnect_timeout: Duration,
     /// How many invocations of one connection may run at once (.NET: 1).
@@ -47,6 +50,19 @@ pub struct HubOptions {
     /// Replay bytes all connections of the hub may hold together; a connection that loses its
     /// socket while the hub is over this cap is closed instead of waiting for the client.
     pub max_total_replay_bytes: usize,
+    /// Secret shared by every node of a cluster. `None` (the default): connection tokens are
+    /// random and known only to the node that issued them, so the load balancer must send a
+    /// client's requests back to the node it negotiated with. `Some`: tokens are signed
+    /// (HMAC-SHA256) and any node with the same key opens the WebSocket of a connection
+    /// negotiated elsewhere; Server-Sent Events and Long Polling still need sticky sessions.
+    /// Details in the `token` module docs.
+    pub connection_token_key: Option<ConnectionTokenKey>,
+    /// With a [`connection_token_key`](Self::connection_token_key): how long after negotiate a
+    /// token may open its first transport, on this node or another (default 30 s: twice the
+    /// default `disconnect_timeout`, with room for clock skew between nodes). A running
+    /// or resumable connection is not affected. Also how long a node remembers a used token to
+    /// refuse replays, so it bounds that memory.
+    pub connection_token_lifetime: Duration,
 }
 
 /// The transports a hub offers, listed in negotiate in this order.
@@ -90,6 +106,8 @@ impl Default for HubOptions {
             stateful_reconnect_buffer_size: 100_000,
             stateful_reconnect_ack_interval: Duration::from_secs(1),
             max_total_replay_bytes: 64 * 1024 * 1024,
+            connection_token_key: None,
+            connection_token_lifetime: Duration::from_secs(30),
         }
     }
 }

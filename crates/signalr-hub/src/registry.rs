@@ -5,6 +5,11 @@
 //! connection's own groups, so it costs the same whether the hub has 10 groups or 100,000.
 //! No `.await` happens under the lock: deliveries use `try_send` on each connection's bounded
 //! queue, and a queue that is full marks its connection as too slow and wakes it to close.
+//!
+//! A second `std` lock guards the connection tokens: the ones issued at negotiate, and, with a
+//! signing key, the ones other nodes issued that a transport request brought here
+//! ([`Registry::adopt`]), plus the signed tokens already used here, so that they cannot be
+//! replayed before they expire (see the `token` module).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
@@ -19,6 +24,7 @@ use axum::extract::ws::WebSocket;
 use crate::connection::ResumeSlot;
 use crate::http_transport::HttpChannel;
 use crate::ids::{ConnectionId, ConnectionToken, UserId};
+use crate::token::{TokenSigner, unix_now_ms};
 
 /// A hub message shared by every connection it is sent to, encoded at most once per protocol.
 #[derive(Debug)]
@@ -125,6 +131,10 @@ struct TokenEntry {
     stateful: bool,
     state: TokenState,
     issued: Instant,
+    /// How long after `issued` the token may still be claimed by a first transport.
+    window: Duration,
+    /// A signed token's expiry (Unix ms): once released, it is remembered as spent until then.
+    signed_expiry: Option<u64>,
     /// Bytes POSTed before any transport claimed the token (signalrcore's long polling sends
     /// its handshake before its first poll); the transport's connection reads them first.
     early_input: Vec<u8>,
@@ -133,7 +143,31 @@ struct TokenEntry {
 #[derive(Debug)]
 struct Tokens {
     by_token: HashMap<ConnectionToken, TokenEntry>,
+    /// Signed tokens whose connection was here and is gone, with their expiry (Unix ms): a
+    /// replay must not re-create the connection. Expired ones are swept, so the lifetime
+    /// bounds this map.
+    spent: HashMap<ConnectionToken, u64>,
     last_sweep: Instant,
+}
+
+impl Tokens {
+    /// Drops abandoned negotiations and spent tokens that have expired anyway. They hold only
+    /// map entries; sweeping at most once a second on the token paths bounds them without a
+    /// background task.
+    fn sweep(&mut self, now: Instant) {
+        if now.duration_since(self.last_sweep) < Duration::from_secs(1) {
+            return;
+        }
+        self.by_token.retain(|_, entry| {
+            !matches!(entry.state, TokenState::Negotiated)
+                || now.duration_since(entry.issued) < entry.window
+        });
+        if !self.spent.is_empty() {
+            let now_ms = unix_now_ms();
+            self.spent.retain(|_, expiry| *expiry > now_ms);
+        }
+        self.last_sweep = now;
+    }
 }
 
 /// What became of a POST body for a token that has no transport yet.
@@ -162,17 +196,23 @@ pub(crate) struct Registry {
     index: RwLock<Index>,
     tokens: Mutex<Tokens>,
     disconnect_timeout: Duration,
+    /// With a key, negotiate signs its tokens and other nodes' tokens are accepted.
+    signer: Option<TokenSigner>,
 }
 
 impl Registry {
-    pub(crate) fn new(disconnect_timeout: Duration) -> Self {
+    /// A registry whose negotiated tokens wait `disconnect_timeout` for their transport, or,
+    /// with a `signer`, the signer's lifetime.
+    pub(crate) fn new(disconnect_timeout: Duration, signer: Option<TokenSigner>) -> Self {
         Self {
             index: RwLock::default(),
             tokens: Mutex::new(Tokens {
                 by_token: HashMap::new(),
+                spent: HashMap::new(),
                 last_sweep: Instant::now(),
             }),
             disconnect_timeout,
+            signer,
         }
     }
 
@@ -191,30 +231,37 @@ impl Registry {
     }
 
     /// Issues a connection id and token for a negotiate request. Negotiate version 0 has no
-    /// separate token: the connection id is the token.
+    /// separate token: the connection id is the token. With a signing key the token is signed
+    /// (see the `token` module); otherwise it is random.
     pub(crate) fn negotiate(
         &self,
         separate_token: bool,
         stateful: bool,
     ) -> (ConnectionId, ConnectionToken) {
+        // Signing happens before taking the lock.
+        let (connection_id, token, window, signed_expiry) = match &self.signer {
+            None => {
+                let connection_id = ConnectionId::random();
+                let token = if separate_token {
+                    ConnectionToken::random()
+                } else {
+                    ConnectionToken::from(connection_id.as_str())
+                };
+                (connection_id, token, self.disconnect_timeout, None)
+            }
+            Some(signer) => {
+                let issued = signer.issue(stateful, !separate_token);
+                (
+                    issued.connection_id,
+                    issued.token,
+                    signer.lifetime,
+                    Some(issued.expires_at_ms),
+                )
+            }
+        };
         let now = Instant::now();
         let mut tokens = self.tokens();
-        // Abandoned negotiations hold only a map entry; sweeping at most once a second on the
-        // negotiate path bounds them without a background task.
-        if now.duration_since(tokens.last_sweep) >= Duration::from_secs(1) {
-            let timeout = self.disconnect_timeout;
-            tokens.by_token.retain(|_, entry| {
-                !matches!(entry.state, TokenState::Negotiated)
-                    || now.duration_since(entry.issued) < timeout
-            });
-            tokens.last_sweep = now;
-        }
-        let connection_id = ConnectionId::random();
-        let token = if separate_token {
-            ConnectionToken::random()
-        } else {
-            ConnectionToken::from(connection_id.as_str())
-        };
+        tokens.sweep(now);
         tokens.by_token.insert(
             token.clone(),
             TokenEntry {
@@ -222,10 +269,63 @@ impl Registry {
                 stateful,
                 state: TokenState::Negotiated,
                 issued: now,
+                window,
+                signed_expiry,
                 early_input: Vec::new(),
             },
         );
         (connection_id, token)
+    }
+
+    /// A transport request brought `token`. If the registry does not know it, but it is signed
+    /// with this hub's key, unexpired and not spent here, it becomes known as if negotiated
+    /// here: with the connection id and stateful flag it carries (stateful only if this hub
+    /// `allow_stateful`), waiting for a transport until the token expires. Otherwise nothing
+    /// changes, and the request goes on to find the token known or unknown as usual.
+    pub(crate) fn adopt(&self, token: &ConnectionToken, allow_stateful: bool) {
+        let Some(signer) = &self.signer else {
+            return;
+        };
+        if self.tokens().by_token.contains_key(token) {
+            return;
+        }
+        // Checking the tag (client input) happens outside the lock.
+        let now_ms = unix_now_ms();
+        let claims = match signer.verify(token, now_ms) {
+            Ok(claims) => claims,
+            Err(error) => {
+                tracing::debug!(%error, "connection token refused");
+                return;
+            }
+        };
+        let connection_id = if claims.id_is_token {
+            ConnectionId::from(token.as_str())
+        } else {
+            claims.id
+        };
+        let now = Instant::now();
+        let mut tokens = self.tokens();
+        tokens.sweep(now);
+        if tokens
+            .spent
+            .get(token)
+            .is_some_and(|expiry| *expiry > now_ms)
+        {
+            tracing::debug!(%connection_id, "connection token already used on this node");
+            return;
+        }
+        tokens.by_token.entry(token.clone()).or_insert_with(|| {
+            tracing::debug!(%connection_id, "signed connection token taken in");
+            TokenEntry {
+                connection_id,
+                stateful: claims.stateful && allow_stateful,
+                state: TokenState::Negotiated,
+                issued: now,
+                window: Duration::from_millis(claims.expires_at_ms.saturating_sub(now_ms)),
+                signed_expiry: Some(claims.expires_at_ms),
+                early_input: Vec::new(),
+            }
+        });
     }
 
     /// Marks a negotiated token as served by a transport and returns its connection id, with
@@ -241,7 +341,7 @@ impl Registry {
         };
         match entry.state {
             TokenState::WebSocket(_) | TokenState::Http(_) => Err(ClaimError::AlreadyActive),
-            TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
+            TokenState::Negotiated if entry.issued.elapsed() >= entry.window => {
                 tokens.by_token.remove(token);
                 Err(ClaimError::Unknown)
             }
@@ -270,7 +370,7 @@ impl Registry {
             return EarlyInput::NotWaiting(None);
         };
         match entry.state {
-            TokenState::Negotiated if entry.issued.elapsed() >= self.disconnect_timeout => {
+            TokenState::Negotiated if entry.issued.elapsed() >= entry.window => {
                 tokens.by_token.remove(token);
                 EarlyInput::NotWaiting(None)
             }
@@ -355,8 +455,18 @@ impl Registry {
         }
     }
 
+    /// Forgets a token whose connection is over. A signed one is remembered as spent until
+    /// it expires, so a replay cannot re-create its connection here.
     fn release_token(&self, token: &ConnectionToken) {
-        self.tokens().by_token.remove(token);
+        let mut tokens = self.tokens();
+        if let Some(TokenEntry {
+            signed_expiry: Some(expiry),
+            ..
+        }) = tokens.by_token.remove(token)
+        {
+            tokens.sweep(Instant::now());
+            tokens.spent.insert(token.clone(), expiry);
+        }
     }
 
     /// Adds a connection to a group; `false` if the connection is unknown.
@@ -529,7 +639,7 @@ mod tests {
 
     #[test]
     fn group_membership_is_indexed_both_ways_and_dropped_on_disconnect() {
-        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let registry = Arc::new(Registry::new(Duration::from_secs(15), None));
         let (tx, mut rx) = sender(8);
         let id = ConnectionId::from("a");
         let guard = registry.register(id.clone(), None, Some(UserId::from("ana")), tx);
@@ -549,7 +659,7 @@ mod tests {
 
     #[test]
     fn remove_from_group_is_idempotent() {
-        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let registry = Arc::new(Registry::new(Duration::from_secs(15), None));
         let (tx, _rx) = sender(8);
         let id = ConnectionId::from("a");
         let _guard = registry.register(id.clone(), None, None, tx);
@@ -563,7 +673,7 @@ mod tests {
 
     #[test]
     fn full_queue_rings_the_abort_bell() {
-        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let registry = Arc::new(Registry::new(Duration::from_secs(15), None));
         let (tx, _rx) = sender(1);
         let abort = Arc::clone(&tx.abort);
         let id = ConnectionId::from("slow");
@@ -590,7 +700,7 @@ mod tests {
 
     #[test]
     fn tokens_are_claimed_once_and_released() {
-        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let registry = Arc::new(Registry::new(Duration::from_secs(15), None));
         let (id, token) = registry.negotiate(true, false);
         assert!(matches!(
             registry.token_state(&token),
@@ -617,7 +727,7 @@ mod tests {
 
     #[test]
     fn expired_negotiations_cannot_be_claimed() {
-        let registry = Arc::new(Registry::new(Duration::ZERO));
+        let registry = Arc::new(Registry::new(Duration::ZERO, None));
         let (_, token) = registry.negotiate(true, false);
         assert_eq!(
             registry.claim(&token, TokenState::WebSocket(None)),
@@ -625,9 +735,98 @@ mod tests {
         );
     }
 
+    fn signed(secret: &str, lifetime: Duration) -> Arc<Registry> {
+        Arc::new(Registry::new(
+            Duration::from_secs(15),
+            Some(TokenSigner {
+                key: crate::token::ConnectionTokenKey::new(secret),
+                lifetime,
+            }),
+        ))
+    }
+
+    #[test]
+    fn a_signed_token_opens_on_another_registry_with_the_same_key() {
+        let a = signed("cluster", Duration::from_secs(30));
+        let b = signed("cluster", Duration::from_secs(30));
+        let (id, token) = a.negotiate(true, true);
+        assert_ne!(id.as_str(), token.as_str());
+        assert!(b.token_state(&token).is_none());
+        b.adopt(&token, true);
+        assert!(b.negotiated_stateful(&token));
+        assert_eq!(
+            b.claim(&token, TokenState::WebSocket(None)),
+            Ok((id.clone(), Vec::new()))
+        );
+        // Known now: the registry's rules, not the signature, decide.
+        b.adopt(&token, true);
+        assert_eq!(
+            b.claim(&token, TokenState::WebSocket(None)),
+            Err(ClaimError::AlreadyActive)
+        );
+        // Used and released: a replay within the lifetime is refused here.
+        b.release_token(&token);
+        b.adopt(&token, true);
+        assert!(b.token_state(&token).is_none());
+        assert_eq!(
+            b.claim(&token, TokenState::WebSocket(None)),
+            Err(ClaimError::Unknown)
+        );
+    }
+
+    #[test]
+    fn a_locally_issued_signed_token_is_spent_once_released() {
+        let a = signed("cluster", Duration::from_secs(30));
+        let (_, token) = a.negotiate(true, false);
+        assert!(a.claim(&token, TokenState::WebSocket(None)).is_ok());
+        a.release_token(&token);
+        a.adopt(&token, true);
+        assert_eq!(
+            a.claim(&token, TokenState::WebSocket(None)),
+            Err(ClaimError::Unknown)
+        );
+    }
+
+    #[test]
+    fn adopted_tokens_follow_the_local_stateful_setting_and_version_0() {
+        let a = signed("cluster", Duration::from_secs(30));
+        let b = signed("cluster", Duration::from_secs(30));
+        let (_, token) = a.negotiate(true, true);
+        b.adopt(&token, false);
+        assert!(!b.negotiated_stateful(&token));
+        // Negotiate version 0: the connection id is the token, on every node.
+        let (id, token) = a.negotiate(false, false);
+        assert_eq!(id.as_str(), token.as_str());
+        b.adopt(&token, true);
+        assert_eq!(
+            b.claim(&token, TokenState::WebSocket(None)),
+            Ok((id, Vec::new()))
+        );
+    }
+
+    #[test]
+    fn other_keys_expired_and_random_tokens_are_not_adopted() {
+        let a = signed("cluster", Duration::from_secs(30));
+        let other = signed("another cluster", Duration::from_secs(30));
+        let (_, token) = a.negotiate(true, false);
+        other.adopt(&token, true);
+        assert!(other.token_state(&token).is_none());
+        let short = signed("cluster", Duration::ZERO);
+        let (_, expired) = short.negotiate(true, false);
+        a.adopt(&expired, true);
+        assert!(a.token_state(&expired).is_none());
+        let plain = Arc::new(Registry::new(Duration::from_secs(15), None));
+        let (_, random) = plain.negotiate(true, false);
+        a.adopt(&random, true);
+        assert!(a.token_state(&random).is_none());
+        // Without a key nothing is adopted, signed or not.
+        plain.adopt(&token, true);
+        assert!(plain.token_state(&token).is_none());
+    }
+
     #[test]
     fn bytes_posted_before_the_transport_go_to_the_claim() {
-        let registry = Arc::new(Registry::new(Duration::from_secs(15)));
+        let registry = Arc::new(Registry::new(Duration::from_secs(15), None));
         let (id, token) = registry.negotiate(false, false);
         assert!(matches!(
             registry.keep_early_input(&token, b"ab", 4),

@@ -451,3 +451,25 @@ impl HubClient {
         }
     }
 }
+
+// Additive helpers for tests/multi_node.rs (a connection token negotiated on another node).
+
+impl HubClient {
+    /// Opens the hub WebSocket at a full `url` (e.g. `ws://…/hub/v1?id=<connectionToken>&access_token=…`)
+    /// and does the JSON handshake; the transport's error if the server refuses the upgrade.
+    pub async fn connect_url(
+        url: &str,
+    ) -> Result<HubClient, tokio_tungstenite::tungstenite::Error> {
+        let (ws, _) = tokio_tungstenite::connect_async(url).await?;
+        let mut client = HubClient {
+            ws,
+            pending: Vec::new(),
+            next_id: 0,
+        };
+        client
+            .send(&format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"))
+            .await;
+        assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({})));
+        Ok(client)
+    }
+}

@@ -45,7 +45,17 @@
 //! right before inserting them, as its last step. The next appender gets its sequences only
 //! after the previous one has committed (and is visible), so sequence order is commit order,
 //! globally and hence on every channel. The cost: event-producing commits of one database are
-//! serialized for the length of their final insert and commit.
+//! serialized for the length of their final insert and commit, WAL flush included, so they
+//! cannot share a flush (the benchmark in `benches/assignments.rs` shows the ceiling).
+//!
+//! Followers read the outbox by sequence (`events_after`, `last_sent_sequence`): range scans of
+//! the primary key, forwards and backwards.
+//!
+//! # Relay lease
+//!
+//! `lease.rs`: the node that relays the outbox holds a session-level advisory lock on a
+//! connection of its own, outside the pool, so the server frees it when that session ends
+//! (dropped lease, killed process, terminated session, vanished host after the keepalives).
 //!
 //! # Values
 //!
@@ -54,7 +64,10 @@
 //! start and end, job windows) are dropped on write (documents keep them). PostgreSQL cannot
 //! store the NUL character in text or jsonb; such input is `StoreError::Invalid`.
 
+mod lease;
 mod migrations;
+
+pub(crate) use lease::PgLease;
 
 use std::future::Future;
 use std::str::FromStr;
@@ -182,6 +195,31 @@ fn refine(e: StoreError) -> StoreError {
     match e {
         StoreError::Database(inner) => pg_error(inner),
         other => other,
+    }
+}
+
+/// The error of a bulk insert of `what`s: a duplicate id or a missing region is `Conflict`,
+/// naming the row PostgreSQL names (the key in the error's detail); nothing was stored.
+fn bulk_insert_error(e: sqlx::Error, what: &str) -> StoreError {
+    let detail = match &e {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default(),
+        _ => String::new(),
+    };
+    if is_unique_violation(&e) {
+        StoreError::Conflict(format!(
+            "a {what} of the batch already exists, or is in it twice{detail}; nothing was stored"
+        ))
+    } else if is_foreign_key_violation(&e) {
+        StoreError::Conflict(format!(
+            "a {what} of the batch names a region that does not exist{detail}; create the \
+             region first; nothing was stored"
+        ))
+    } else {
+        e.into()
     }
 }
 
@@ -383,6 +421,37 @@ impl PgStore {
         .await
     }
 
+    pub(crate) async fn create_contractors(&self, cs: &[Contractor]) -> Result<(), StoreError> {
+        if cs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = cs.iter().map(|c| c.id.as_uuid()).collect();
+        let regions: Vec<&str> = cs.iter().map(|c| c.region.as_str()).collect();
+        let names: Vec<&str> = cs.iter().map(|c| c.name.as_str()).collect();
+        let active: Vec<bool> = cs.iter().map(|c| c.active).collect();
+        let bodies = cs
+            .iter()
+            .map(|c| doc_param(c, "contractor"))
+            .collect::<Result<Vec<_>, _>>()?;
+        retry("create_contractors", || async {
+            // One statement, one round trip, whatever the count: the columns as arrays.
+            sqlx::query(
+                "INSERT INTO contractors (id, region_id, name, active, body) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::jsonb[])",
+            )
+            .bind(&ids)
+            .bind(&regions)
+            .bind(&names)
+            .bind(&active)
+            .bind(&bodies)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| bulk_insert_error(e, "contractor"))
+        })
+        .await
+    }
+
     pub(crate) async fn update_contractor(&self, c: &Contractor) -> Result<bool, StoreError> {
         let body = doc_param(c, "contractor")?;
         retry("update_contractor", || async {
@@ -515,6 +584,43 @@ impl PgStore {
                     e.into()
                 }
             })
+        })
+        .await
+    }
+
+    pub(crate) async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<Uuid> = jobs.iter().map(|j| j.id.as_uuid()).collect();
+        let regions: Vec<&str> = jobs.iter().map(|j| j.region.as_str()).collect();
+        let statuses: Vec<&str> = jobs.iter().map(|j| job_status_str(j.status)).collect();
+        let starts: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.window_start_utc).collect();
+        let ends: Vec<DateTime<Utc>> = jobs.iter().map(|j| j.window_end_utc).collect();
+        let lats: Vec<f64> = jobs.iter().map(|j| j.location.lat).collect();
+        let lons: Vec<f64> = jobs.iter().map(|j| j.location.lon).collect();
+        let bodies = jobs
+            .iter()
+            .map(|j| doc_param(j, "job"))
+            .collect::<Result<Vec<_>, _>>()?;
+        retry("create_jobs", || async {
+            sqlx::query(
+                "INSERT INTO jobs (id, region_id, status, window_start_utc, window_end_utc, lat, \
+                 lon, body) SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], \
+                 $4::timestamptz[], $5::timestamptz[], $6::float8[], $7::float8[], $8::jsonb[])",
+            )
+            .bind(&ids)
+            .bind(&regions)
+            .bind(&statuses)
+            .bind(&starts)
+            .bind(&ends)
+            .bind(&lats)
+            .bind(&lons)
+            .bind(&bodies)
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|e| bulk_insert_error(e, "job"))
         })
         .await
     }
@@ -1037,17 +1143,54 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(pg_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxEvent {
-                    sequence: col(row, "sequence")?,
-                    channels: col(row, "channels")?,
-                    target: col(row, "target")?,
-                    payload: doc(row, "payload", "outbox.payload")?,
-                    created_at: col(row, "created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(outbox_event_from_row).collect()
+    }
+
+    pub(crate) async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+        sent_only: bool,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        // A range scan of the primary key from `after`, stopping after `limit` rows (with
+        // `sent_only`, unsent rows are skipped on the way; they are at most the relay's
+        // backlog). Two fixed statements rather than one with an `OR`, so each has its plan.
+        let sql = if sent_only {
+            "SELECT sequence, channels, target, payload, created_at FROM outbox \
+             WHERE sequence > $1 AND sent_at IS NOT NULL ORDER BY sequence LIMIT $2"
+        } else {
+            "SELECT sequence, channels, target, payload, created_at FROM outbox \
+             WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+        };
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(pg_error)?;
+        rows.iter().map(outbox_event_from_row).collect()
+    }
+
+    pub(crate) async fn last_sent_sequence(&self) -> Result<i64, StoreError> {
+        // The primary key read backwards from the newest row, past the unsent tail.
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT sequence FROM outbox WHERE sent_at IS NOT NULL ORDER BY sequence DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(pg_error)?;
+        Ok(last.unwrap_or(0))
+    }
+
+    pub(crate) async fn deployment_id(&self) -> Result<String, StoreError> {
+        sqlx::query_scalar("SELECT id FROM deployment")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(pg_error)
+    }
+
+    pub(crate) async fn try_relay_lease(&self) -> Result<Option<PgLease>, StoreError> {
+        PgLease::try_acquire(&self.pool.connect_options()).await
     }
 
     pub(crate) async fn mark_events_sent(&self, sequences: &[i64]) -> Result<(), StoreError> {
@@ -1541,6 +1684,16 @@ fn assignment_from_row(row: &PgRow) -> Result<Assignment, StoreError> {
         end_utc: col(row, "end_utc")?,
         source: parse_source(&col::<String>(row, "source")?)?,
         audit_id: AuditId::from_uuid(col(row, "audit_id")?),
+    })
+}
+
+fn outbox_event_from_row(row: &PgRow) -> Result<OutboxEvent, StoreError> {
+    Ok(OutboxEvent {
+        sequence: col(row, "sequence")?,
+        channels: col(row, "channels")?,
+        target: col(row, "target")?,
+        payload: doc(row, "payload", "outbox.payload")?,
+        created_at: col(row, "created_at")?,
     })
 }
 

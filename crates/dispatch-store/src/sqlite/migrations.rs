@@ -9,11 +9,18 @@ use sqlx::SqlSafeStr as _;
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 
 /// `(version, description, SQL)`, in order. Append; never edit a merged entry.
-pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "deployment",
+        include_str!("../../migrations/sqlite/0002_deployment.sql"),
+    ),
+];
 
 /// The migrator for [`MIGRATIONS`]; applied versions are tracked in `_sqlx_migrations`.
 pub(super) fn migrator() -> Migrator {

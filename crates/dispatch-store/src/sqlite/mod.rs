@@ -11,6 +11,11 @@
 //! every connection to an in-memory database would otherwise need the shared cache, whose
 //! table locks fail fast instead of waiting.
 //!
+//! # Several nodes
+//!
+//! None: SQLite is the embedded single-node store, so the relay lease (`crate::lease`) is
+//! always granted without asking the database, and `events_after` reads the outbox by rowid.
+//!
 //! # Queries
 //!
 //! Runtime `sqlx::query` with explicit row mapping, plain SQL that PostgreSQL also speaks (row
@@ -280,6 +285,58 @@ impl SqliteStore {
         finish(tx, result).await
     }
 
+    pub(crate) async fn create_contractors(&self, cs: &[Contractor]) -> Result<(), StoreError> {
+        if cs.is_empty() {
+            return Ok(());
+        }
+        let bodies = cs
+            .iter()
+            .map(|c| to_json(c, "contractor"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = ts(&Utc::now());
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            // One statement per row, all in one transaction: SQLite runs in-process, so a
+            // statement costs no round trip; the commit is what a row-by-row load pays for.
+            for (c, body) in cs.iter().zip(bodies) {
+                sqlx::query(
+                    "INSERT INTO contractors \
+                     (id, region_id, name, active, body, created_at, updated_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(c.id.to_string())
+                .bind(c.region.as_str())
+                .bind(&c.name)
+                .bind(c.active)
+                .bind(body)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "contractor {} already exists, or is in the batch twice; nothing was \
+                             stored",
+                            c.id
+                        ))
+                    } else if is_foreign_key_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "region {} of contractor {} does not exist; create it first; nothing \
+                             was stored",
+                            c.region, c.id
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            }
+            Ok(())
+        }
+        .await;
+        finish(tx, result).await
+    }
+
     pub(crate) async fn update_contractor(&self, c: &Contractor) -> Result<bool, StoreError> {
         let body = to_json(c, "contractor")?;
         let mut tx = self.begin_write().await?;
@@ -417,6 +474,57 @@ impl SqliteStore {
                 e.into()
             }
         });
+        finish(tx, result).await
+    }
+
+    pub(crate) async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let bodies = jobs
+            .iter()
+            .map(|j| to_json(j, "job"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = ts(&Utc::now());
+        let mut tx = self.begin_write().await?;
+        let result = async {
+            for (job, body) in jobs.iter().zip(bodies) {
+                sqlx::query(
+                    "INSERT INTO jobs (id, region_id, status, window_start_utc, window_end_utc, \
+                     lat, lon, body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(job.id.to_string())
+                .bind(job.region.as_str())
+                .bind(job_status_str(job.status))
+                .bind(ts(&job.window_start_utc))
+                .bind(ts(&job.window_end_utc))
+                .bind(job.location.lat)
+                .bind(job.location.lon)
+                .bind(body)
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if is_unique_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "job {} already exists, or is in the batch twice; nothing was stored",
+                            job.id
+                        ))
+                    } else if is_foreign_key_violation(&e) {
+                        StoreError::Conflict(format!(
+                            "region {} of job {} does not exist; create it first; nothing was \
+                             stored",
+                            job.region, job.id
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            }
+            Ok(())
+        }
+        .await;
         finish(tx, result).await
     }
 
@@ -897,17 +1005,45 @@ impl SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(OutboxEvent {
-                    sequence: col(row, "sequence")?,
-                    channels: from_json(&col::<String>(row, "channels")?, "outbox.channels")?,
-                    target: col(row, "target")?,
-                    payload: from_json(&col::<String>(row, "payload")?, "outbox.payload")?,
-                    created_at: parse_ts(&col::<String>(row, "created_at")?, "outbox.created_at")?,
-                })
-            })
-            .collect()
+        rows.iter().map(outbox_event_from_row).collect()
+    }
+
+    pub(crate) async fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+        sent_only: bool,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        // `sequence` is the rowid: a range search of the table itself from `after`.
+        let sql = if sent_only {
+            "SELECT sequence, channels, target, payload, created_at FROM outbox \
+             WHERE sequence > ? AND sent_at IS NOT NULL ORDER BY sequence LIMIT ?"
+        } else {
+            "SELECT sequence, channels, target, payload, created_at FROM outbox \
+             WHERE sequence > ? ORDER BY sequence LIMIT ?"
+        };
+        let rows = sqlx::query(sql)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.read)
+            .await?;
+        rows.iter().map(outbox_event_from_row).collect()
+    }
+
+    pub(crate) async fn last_sent_sequence(&self) -> Result<i64, StoreError> {
+        // The rowid read backwards from the newest row, past the unsent tail.
+        let last: Option<i64> = sqlx::query_scalar(
+            "SELECT sequence FROM outbox WHERE sent_at IS NOT NULL ORDER BY sequence DESC LIMIT 1",
+        )
+        .fetch_optional(&self.read)
+        .await?;
+        Ok(last.unwrap_or(0))
+    }
+
+    pub(crate) async fn deployment_id(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM deployment")
+            .fetch_one(&self.read)
+            .await?)
     }
 
     pub(crate) async fn mark_events_sent(&self, sequences: &[i64]) -> Result<(), StoreError> {
@@ -1361,6 +1497,16 @@ fn assignment_from_row(row: &SqliteRow) -> Result<Assignment, StoreError> {
         end_utc: parse_ts(&col::<String>(row, "end_utc")?, "assignments.end_utc")?,
         source: parse_source(&col::<String>(row, "source")?)?,
         audit_id: parse_id(&col::<String>(row, "audit_id")?, "assignments.audit_id")?,
+    })
+}
+
+fn outbox_event_from_row(row: &SqliteRow) -> Result<OutboxEvent, StoreError> {
+    Ok(OutboxEvent {
+        sequence: col(row, "sequence")?,
+        channels: from_json(&col::<String>(row, "channels")?, "outbox.channels")?,
+        target: col(row, "target")?,
+        payload: from_json(&col::<String>(row, "payload")?, "outbox.payload")?,
+        created_at: parse_ts(&col::<String>(row, "created_at")?, "outbox.created_at")?,
     })
 }
 

@@ -43,6 +43,11 @@ pub const ALL: &[&str] = &[
     "config_versions",
     "concurrent_config_replacements",
     "idempotency_states",
+    "bulk_creates_are_all_or_nothing",
+    "events_after_reads_the_outbox_by_sequence",
+    "events_after_cursor_misses_nothing_under_concurrent_writers",
+    "relay_lease_is_granted_and_held",
+    "deployment_id_is_random_and_stable",
 ];
 
 pub async fn ping_and_backend_name(store: Store) {
@@ -1326,4 +1331,296 @@ pub async fn idempotency_states(store: Store) {
         }
     }
     assert_eq!(started, 1);
+}
+
+/// `create_contractors` and `create_jobs`: every row, or none of the batch.
+pub async fn bulk_creates_are_all_or_nothing(store: Store) {
+    store.create_region(&region("west")).await.expect("region");
+    let west = RegionId::new("west");
+    store.create_contractors(&[]).await.expect("no contractors");
+    store.create_jobs(&[]).await.expect("no jobs");
+
+    let mut contractors: Vec<_> = (0..300).map(|n| contractor(n, "west")).collect();
+    contractors[7].active = false;
+    contractors[8].name = "Zoë Ångström".into();
+    store
+        .create_contractors(&contractors)
+        .await
+        .expect("bulk contractors");
+    // By id, as `contractors_in_region` orders them (the fixture's ids grow with n).
+    assert_eq!(
+        store.contractors_in_region(&west).await.expect("read"),
+        contractors
+    );
+    let page = store
+        .list_contractors(Some(&west), PageRequest::first(200))
+        .await
+        .expect("page");
+    assert_eq!(page.items.len(), 200);
+    assert!(page.next_cursor.is_some());
+
+    // A stored id, a duplicate inside the batch, an unknown region: nothing of the batch stays.
+    let fresh = contractor(1000, "west");
+    for (batch, why) in [
+        (vec![fresh.clone(), contractor(5, "west")], "stored id"),
+        (vec![fresh.clone(), fresh.clone()], "twice in the batch"),
+        (
+            vec![fresh.clone(), contractor(1001, "nowhere")],
+            "unknown region",
+        ),
+    ] {
+        let r = store.create_contractors(&batch).await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{why}: {r:?}");
+        assert_eq!(
+            store.contractor(fresh.id).await.expect("read"),
+            None,
+            "{why}"
+        );
+    }
+
+    let jobs: Vec<_> = (0..250)
+        .map(|n| job(n, "west", at(8, 0) + chrono::Duration::minutes(n as i64)))
+        .collect();
+    store.create_jobs(&jobs).await.expect("bulk jobs");
+    for j in [&jobs[0], &jobs[123], &jobs[249]] {
+        assert_eq!(store.job(j.id).await.expect("read").as_ref(), Some(j));
+    }
+    let open = store
+        .list_jobs(&west, Some(JobStatus::Open), PageRequest::first(200))
+        .await
+        .expect("page");
+    assert_eq!(open.items, jobs[..200].to_vec());
+
+    let fresh_job = job(1000, "west", at(9, 0));
+    for (batch, why) in [
+        (vec![fresh_job.clone(), jobs[3].clone()], "stored id"),
+        (
+            vec![fresh_job.clone(), fresh_job.clone()],
+            "twice in the batch",
+        ),
+        (
+            vec![fresh_job.clone(), job(1001, "nowhere", at(9, 0))],
+            "unknown region",
+        ),
+    ] {
+        let r = store.create_jobs(&batch).await;
+        assert!(matches!(r, Err(StoreError::Conflict(_))), "{why}: {r:?}");
+        assert_eq!(store.job(fresh_job.id).await.expect("read"), None, "{why}");
+    }
+
+    // Bulk-loaded rows behave like any other: assign one.
+    let audit = audit(0, &jobs[0]);
+    let a = assignment(
+        0,
+        &jobs[0],
+        &contractors[0],
+        audit.audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    store
+        .create_assignment_with_audit(&audit, &a, &decision(&a), &[])
+        .await
+        .expect("assign a bulk-loaded job");
+    assert_eq!(
+        store.job(jobs[0].id).await.expect("read").map(|j| j.status),
+        Some(JobStatus::Assigned)
+    );
+}
+
+/// `events_after` and `last_sent_sequence`: ascending, bounded, `sent_only` filters.
+pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
+    assert_eq!(
+        store.events_after(0, 100, false).await.expect("read"),
+        vec![]
+    );
+    assert_eq!(
+        store.events_after(0, 100, true).await.expect("read"),
+        vec![]
+    );
+    assert_eq!(store.last_sent_sequence().await.expect("last"), 0);
+
+    let w = world(&store, 2, 2).await;
+    let a = assignment(
+        1,
+        &w.jobs[0],
+        &w.contractors[0],
+        w.audits[0].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    let b = assignment(
+        2,
+        &w.jobs[1],
+        &w.contractors[1],
+        w.audits[1].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    let numbered = |a: &dispatch_core::Assignment, n: i64| {
+        let mut e = job_assigned(a, "west");
+        e.payload["n"] = serde_json::json!(n);
+        e
+    };
+    store
+        .create_assignment(
+            &a,
+            &decision(&a),
+            &[numbered(&a, 1), numbered(&a, 2), numbered(&a, 3)],
+        )
+        .await
+        .expect("assign a");
+    store
+        .create_assignment(&b, &decision(&b), &[numbered(&b, 4), numbered(&b, 5)])
+        .await
+        .expect("assign b");
+
+    let all = store.events_after(0, 100, false).await.expect("read");
+    assert_eq!(all, store.pending_events(100).await.expect("pending"));
+    assert_eq!(
+        all.iter()
+            .map(|e| e.payload["n"].as_i64())
+            .collect::<Vec<_>>(),
+        (1..=5).map(Some).collect::<Vec<_>>(),
+        "in commit order"
+    );
+    let seq: Vec<i64> = all.iter().map(|e| e.sequence).collect();
+    assert!(seq.windows(2).all(|p| p[0] < p[1]), "{seq:?}");
+    assert_eq!(store.events_after(-1, 100, false).await.expect("read"), all);
+    assert_eq!(
+        store.events_after(seq[1], 2, false).await.expect("read"),
+        all[2..4].to_vec(),
+        "strictly after, at most `limit`"
+    );
+    assert_eq!(
+        store.events_after(seq[4], 100, false).await.expect("read"),
+        vec![]
+    );
+    assert_eq!(store.events_after(0, 0, false).await.expect("read"), vec![]);
+    assert_eq!(
+        store.events_after(0, 100, true).await.expect("read"),
+        vec![]
+    );
+    assert_eq!(store.last_sent_sequence().await.expect("last"), 0);
+
+    // The relay marks the oldest first: the sent events are a prefix.
+    store
+        .mark_events_sent(&[seq[0], seq[1]])
+        .await
+        .expect("mark");
+    assert_eq!(
+        store.events_after(0, 100, true).await.expect("read"),
+        all[..2].to_vec()
+    );
+    assert_eq!(
+        store.events_after(seq[0], 100, true).await.expect("read"),
+        all[1..2].to_vec()
+    );
+    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[1]);
+    // Sent or not, `sent_only = false` returns everything after the cursor.
+    assert_eq!(store.events_after(0, 100, false).await.expect("read"), all);
+
+    // Marked out of order, `sent_only` skips the unsent event rather than stopping at it.
+    store.mark_events_sent(&[seq[3]]).await.expect("mark");
+    assert_eq!(
+        store.events_after(0, 100, true).await.expect("read"),
+        vec![all[0].clone(), all[1].clone(), all[3].clone()]
+    );
+    assert_eq!(
+        store.events_after(0, 2, true).await.expect("read"),
+        all[..2].to_vec()
+    );
+    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[3]);
+    store.mark_events_sent(&seq).await.expect("mark all");
+    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[4]);
+    assert_eq!(store.events_after(0, 100, true).await.expect("read"), all);
+}
+
+/// Followers that poll `events_after(cursor)` while 100 writers commit events concurrently
+/// see every event exactly once, in sequence order: nothing commits behind a cursor. (On
+/// PostgreSQL this is the outbox lock's doing; without it this fails.)
+pub async fn events_after_cursor_misses_nothing_under_concurrent_writers(store: Store) {
+    const WRITERS: usize = 100;
+    const EVENTS: usize = 2 * WRITERS;
+    let w = world(&store, WRITERS as u128, WRITERS as u128).await;
+    let followers: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (mut cursor, mut seen) = (0, Vec::with_capacity(EVENTS));
+                while seen.len() < EVENTS {
+                    for e in store.events_after(cursor, 1000, false).await.expect("poll") {
+                        assert!(e.sequence > cursor, "{} after {cursor}", e.sequence);
+                        cursor = e.sequence;
+                        seen.push(e.sequence);
+                    }
+                }
+                seen
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let a = assignment(
+                i as u128,
+                &w.jobs[i],
+                &w.contractors[i],
+                w.audits[i].audit_id,
+                at(16, 0),
+                at(17, 0),
+            );
+            let events = [job_assigned(&a, "west"), job_assigned(&a, "west")];
+            let store = store.clone();
+            tokio::spawn(async move { store.create_assignment(&a, &decision(&a), &events).await })
+        })
+        .collect();
+    for t in writers {
+        t.await.expect("task").expect("assign");
+    }
+    let all: Vec<i64> = store
+        .events_after(0, 1000, false)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(all.len(), EVENTS);
+    for follower in followers {
+        // A follower that skipped an event would wait forever for its last one.
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), follower)
+            .await
+            .expect("a follower missed an event")
+            .expect("follower");
+        assert_eq!(seen, all);
+    }
+}
+
+/// A relay lease is granted on an uncontended store, stays held, and can be taken again after
+/// it is released.
+pub async fn relay_lease_is_granted_and_held(store: Store) {
+    let mut lease = store
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("nobody else holds it");
+    assert!(lease.still_held().await);
+    assert!(lease.still_held().await);
+    lease.release().await;
+    let mut again = store
+        .try_relay_lease()
+        .await
+        .expect("try")
+        .expect("free after release");
+    assert!(again.still_held().await);
+    // Closing the pools leaves the lease alone: it is not a pooled connection.
+    store.close().await;
+    assert!(again.still_held().await);
+    // Dropped here, which releases it.
+}
+
+pub async fn deployment_id_is_random_and_stable(store: Store) {
+    let id = store.deployment_id().await.expect("deployment id");
+    assert_eq!(id.len(), 32, "{id}");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    assert_eq!(store.deployment_id().await.expect("again"), id);
 }

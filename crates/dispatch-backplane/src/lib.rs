@@ -1,0 +1,548 @@
+//! Carries the outbox's events between Dispatch nodes.
+//!
+//! One node at a time — the relay leader — publishes every committed event in sequence order;
+//! every node subscribes and hands what it hears to its own SignalR clients. Three transports,
+//! chosen by `DISPATCH_BACKPLANE_URL`:
+//!
+//! * none: [`Backplane::in_process`], a channel inside the process (one node);
+//! * `redis://…`: Redis pub/sub;
+//! * `postgres://…`: PostgreSQL `LISTEN/NOTIFY` (no extra infrastructure). A NOTIFY payload
+//!   must stay under 8,000 bytes, so a larger event is published as its sequence alone and
+//!   subscribers read it from the store.
+//!
+//! Every deployment needs a channel of its own: Redis pub/sub channels are global to the server
+//! (database numbers do not separate them), so two deployments sharing a Redis must not hear
+//! each other's sequences. The caller names it ([`Backplane::connect`]).
+//!
+//! # Why subscribers also read the store
+//!
+//! Pub/sub is fire-and-forget: what is published while a subscriber is disconnected is lost for
+//! it. So the channel is the fast path and the outbox the truth. Every [`Sequenced`] message
+//! carries the sequence of the event published before it ([`Sequenced::previous`]): a subscriber
+//! that has not delivered `previous` knows it missed something and reads the gap from the store.
+//! After every (re)subscription it hears [`Delivery::Connected`] and catches up the same way.
+//! Messages published twice (a new leader re-sends what the old one published but had not yet
+//! marked sent) are dropped by sequence. Together: every event reaches every node once, in
+//! sequence order — which is commit order (see dispatch-store's outbox).
+//!
+//! # Health
+//!
+//! [`Backplane::health`] is up while the subscription is connected and the last publish, if
+//! any, succeeded. A node whose backplane is down keeps serving writes; its events wait in the
+//! outbox and go out when the backplane returns.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Mutex, mpsc};
+
+/// Largest NOTIFY payload we send whole (PostgreSQL refuses 8,000 bytes and more).
+const PG_PAYLOAD_LIMIT: usize = 7_900;
+/// How long one publish or connection attempt may take before it counts as failed.
+const IO_TIMEOUT: Duration = Duration::from_secs(2);
+/// How often an idle subscription proves its connection is alive.
+const PROBE_INTERVAL: Duration = Duration::from_secs(5);
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Deliveries waiting for the node to take them.
+const SUBSCRIPTION_CAPACITY: usize = 4_096;
+
+/// One event as it travels between nodes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sequenced {
+    /// The event's outbox sequence.
+    pub sequence: i64,
+    /// The sequence of the event the publisher sent before this one (0 for none): a subscriber
+    /// that has not delivered it has a gap to fill from the store.
+    pub previous: i64,
+    /// The event itself; absent when it was too large for the transport (read it from the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<serde_json::Value>,
+}
+
+/// What a subscription hears.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery {
+    /// Subscribed (again): whatever was published meanwhile was missed; catch up from the store.
+    Connected,
+    /// An event.
+    Message(Sequenced),
+    /// The subscription's connection was lost; reconnection is under way.
+    Disconnected,
+}
+
+/// Which transport a backplane uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackplaneKind {
+    /// Inside this process only.
+    InProcess,
+    /// Redis pub/sub.
+    Redis,
+    /// PostgreSQL `LISTEN/NOTIFY`.
+    Postgres,
+}
+
+/// Whether the backplane works right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BackplaneHealth {
+    /// The transport.
+    pub kind: BackplaneKind,
+    /// Subscribed, and the last publish (if any) succeeded.
+    pub up: bool,
+}
+
+/// Why the backplane could not be set up or could not publish.
+#[derive(Debug, thiserror::Error)]
+pub enum BackplaneError {
+    /// The URL names no transport this build has.
+    #[error(
+        "unsupported backplane URL scheme `{0}`: use redis://… or postgres://… (or unset it for one node)"
+    )]
+    UnsupportedScheme(String),
+    /// The URL cannot be parsed.
+    #[error("invalid backplane URL: {0}")]
+    InvalidUrl(String),
+    /// The channel name is empty, too long, or has characters outside `[A-Za-z0-9_.:-]`.
+    #[error("invalid backplane channel `{0}`: 1 to 63 of A-Z a-z 0-9 _ . : -")]
+    InvalidChannel(String),
+    /// Redis refused or failed.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// PostgreSQL refused or failed.
+    #[error("postgres: {0}")]
+    Postgres(#[from] sqlx::Error),
+    /// The transport did not answer in time.
+    #[error("the backplane did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The in-process subscriber is gone (the node is shutting down).
+    #[error("the subscriber has stopped")]
+    Closed,
+    /// A message could not be encoded.
+    #[error("cannot encode the message: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The receiving end: everything published, by any node, reaches here.
+pub struct Subscription {
+    deliveries: mpsc::Receiver<Delivery>,
+}
+
+impl Subscription {
+    /// The next delivery; `None` once the backplane is gone.
+    pub async fn recv(&mut self) -> Option<Delivery> {
+        self.deliveries.recv().await
+    }
+}
+
+/// The publishing end, cheap to clone. Dropping the [`Subscription`] stops the subscriber task.
+#[derive(Clone)]
+pub struct Backplane {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    transport: Transport,
+    channel: String,
+    subscribed: Arc<AtomicBool>,
+    publish_failing: AtomicBool,
+}
+
+enum Transport {
+    InProcess(mpsc::Sender<Delivery>),
+    Redis(Box<RedisPublisher>),
+    Postgres(sqlx::PgPool),
+}
+
+struct RedisPublisher {
+    client: redis::Client,
+    /// The open connection, if any: one publisher at a time keeps the order.
+    connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
+}
+
+impl Backplane {
+    /// A backplane inside this process: what is published is delivered here only.
+    pub fn in_process() -> (Backplane, Subscription) {
+        let (sender, deliveries) = mpsc::channel(SUBSCRIPTION_CAPACITY);
+        let subscribed = Arc::new(AtomicBool::new(true));
+        let backplane = Backplane::new(Transport::InProcess(sender.clone()), "", subscribed);
+        // Nothing can be missed before this: the same channel carries everything.
+        let _ = sender.try_send(Delivery::Connected);
+        (backplane, Subscription { deliveries })
+    }
+
+    /// The backplane named by `url`, carrying events on `channel`, its subscriber running in
+    /// the background.
+    ///
+    /// Only the URL and channel are checked here: an unreachable server is not an error, the
+    /// node starts with the backplane down and connects when it can.
+    pub fn connect(url: &str, channel: &str) -> Result<(Backplane, Subscription), BackplaneError> {
+        let valid = (1..=63).contains(&channel.len())
+            && channel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+        if !valid {
+            return Err(BackplaneError::InvalidChannel(channel.to_owned()));
+        }
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme.to_ascii_lowercase())
+            .ok_or_else(|| BackplaneError::InvalidUrl("expected scheme://…".into()))?;
+        let (sender, deliveries) = mpsc::channel(SUBSCRIPTION_CAPACITY);
+        let subscribed = Arc::new(AtomicBool::new(false));
+        let transport = match scheme.as_str() {
+            "redis" => {
+                let client = redis::Client::open(url)
+                    .map_err(|error| BackplaneError::InvalidUrl(error.to_string()))?;
+                tokio::spawn(subscribe_redis(
+                    client.clone(),
+                    channel.to_owned(),
+                    sender,
+                    Arc::clone(&subscribed),
+                ));
+                Transport::Redis(Box::new(RedisPublisher {
+                    client,
+                    connection: Mutex::new(None),
+                }))
+            }
+            "postgres" | "postgresql" => {
+                let options: sqlx::postgres::PgConnectOptions = url
+                    .parse()
+                    .map_err(|error: sqlx::Error| BackplaneError::InvalidUrl(error.to_string()))?;
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .acquire_timeout(IO_TIMEOUT)
+                    .connect_lazy_with(options);
+                tokio::spawn(subscribe_postgres(
+                    pool.clone(),
+                    channel.to_owned(),
+                    sender,
+                    Arc::clone(&subscribed),
+                ));
+                Transport::Postgres(pool)
+            }
+            other => return Err(BackplaneError::UnsupportedScheme(other.to_owned())),
+        };
+        Ok((
+            Backplane::new(transport, channel, subscribed),
+            Subscription { deliveries },
+        ))
+    }
+
+    fn new(transport: Transport, channel: &str, subscribed: Arc<AtomicBool>) -> Backplane {
+        Backplane {
+            inner: Arc::new(Inner {
+                transport,
+                channel: channel.to_owned(),
+                subscribed,
+                publish_failing: AtomicBool::new(false),
+            }),
+        }
+    }
+
+    /// The transport and whether it works right now.
+    pub fn health(&self) -> BackplaneHealth {
+        let kind = match self.inner.transport {
+            Transport::InProcess(_) => BackplaneKind::InProcess,
+            Transport::Redis(_) => BackplaneKind::Redis,
+            Transport::Postgres(_) => BackplaneKind::Postgres,
+        };
+        BackplaneHealth {
+            kind,
+            up: self.inner.subscribed.load(Ordering::Relaxed)
+                && !self.inner.publish_failing.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sends `message` to every node's subscription (this one's included).
+    ///
+    /// `Ok` means the transport accepted it; an error means it may not have gone out, and the
+    /// caller keeps the event to publish it again later.
+    pub async fn publish(&self, message: &Sequenced) -> Result<(), BackplaneError> {
+        let outcome = match &self.inner.transport {
+            Transport::InProcess(sender) => sender
+                .send(Delivery::Message(message.clone()))
+                .await
+                .map_err(|_| BackplaneError::Closed),
+            Transport::Redis(publisher) => {
+                publisher
+                    .publish(&self.inner.channel, &serde_json::to_string(message)?)
+                    .await
+            }
+            Transport::Postgres(pool) => {
+                let mut body = serde_json::to_string(message)?;
+                if body.len() > PG_PAYLOAD_LIMIT {
+                    body = serde_json::to_string(&Sequenced {
+                        event: None,
+                        ..message.clone()
+                    })?;
+                }
+                with_timeout(
+                    sqlx::query("SELECT pg_notify($1, $2)")
+                        .bind(&self.inner.channel)
+                        .bind(body)
+                        .execute(pool),
+                )
+                .await
+                .map(drop)
+            }
+        };
+        self.inner
+            .publish_failing
+            .store(outcome.is_err(), Ordering::Relaxed);
+        outcome
+    }
+}
+
+async fn with_timeout<T, E>(future: impl Future<Output = Result<T, E>>) -> Result<T, BackplaneError>
+where
+    BackplaneError: From<E>,
+{
+    match tokio::time::timeout(IO_TIMEOUT, future).await {
+        Ok(outcome) => outcome.map_err(BackplaneError::from),
+        Err(_) => Err(BackplaneError::Timeout(IO_TIMEOUT)),
+    }
+}
+
+impl RedisPublisher {
+    async fn publish(&self, channel: &str, body: &str) -> Result<(), BackplaneError> {
+        // The lock is held across the round trip, so messages leave in the order published.
+        let mut slot = self.connection.lock().await;
+        let mut open = match slot.take() {
+            Some(open) => open,
+            None => with_timeout(self.client.get_multiplexed_async_connection()).await?,
+        };
+        with_timeout(
+            redis::cmd("PUBLISH")
+                .arg(channel)
+                .arg(body)
+                .query_async::<i64>(&mut open),
+        )
+        .await?;
+        // Kept only after a success: a failed connection is dropped, the next publish reconnects.
+        *slot = Some(open);
+        Ok(())
+    }
+}
+
+/// Doubles the wait between reconnection attempts up to [`MAX_BACKOFF`].
+fn next_backoff(backoff: Duration) -> Duration {
+    (backoff * 2).min(MAX_BACKOFF)
+}
+
+/// Keeps a Redis subscription open until the [`Subscription`] is dropped.
+async fn subscribe_redis(
+    client: redis::Client,
+    channel: String,
+    sender: mpsc::Sender<Delivery>,
+    subscribed: Arc<AtomicBool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match redis_session(&client, &channel, &sender, &subscribed).await {
+            Ok(()) => return,
+            Err(error) => {
+                if subscribed.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, "redis backplane subscription lost; reconnecting");
+                    if sender.send(Delivery::Disconnected).await.is_err() {
+                        return;
+                    }
+                    backoff = Duration::from_millis(100);
+                } else {
+                    tracing::debug!(%error, "redis backplane not reachable yet");
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = next_backoff(backoff);
+    }
+}
+
+/// One subscription's life: `Ok` when the node is done with it, `Err` when the connection failed.
+async fn redis_session(
+    client: &redis::Client,
+    channel: &str,
+    sender: &mpsc::Sender<Delivery>,
+    subscribed: &AtomicBool,
+) -> Result<(), BackplaneError> {
+    let pubsub = with_timeout(client.get_async_pubsub()).await?;
+    let (mut sink, mut stream) = pubsub.split();
+    with_timeout(sink.subscribe(channel)).await?;
+    subscribed.store(true, Ordering::Relaxed);
+    tracing::info!("redis backplane subscribed");
+    if sender.send(Delivery::Connected).await.is_err() {
+        return Ok(());
+    }
+    let mut probe = tokio::time::interval(PROBE_INTERVAL);
+    probe.reset();
+    loop {
+        tokio::select! {
+            message = stream.next() => {
+                let Some(message) = message else {
+                    return Err(BackplaneError::Redis(redis::RedisError::from(std::io::Error::new(
+                        std::io::ErrorKind::ConnectionReset,
+                        "subscription closed",
+                    ))));
+                };
+                if let Some(delivery) = decode(message.get_payload_bytes())
+                    && sender.send(delivery).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+            _ = probe.tick() => {
+                with_timeout(sink.ping::<String>()).await?;
+            }
+        }
+    }
+}
+
+/// Keeps a PostgreSQL `LISTEN` open until the [`Subscription`] is dropped.
+async fn subscribe_postgres(
+    pool: sqlx::PgPool,
+    channel: String,
+    sender: mpsc::Sender<Delivery>,
+    subscribed: Arc<AtomicBool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match postgres_session(&pool, &channel, &sender, &subscribed).await {
+            Ok(()) => return,
+            Err(error) => {
+                if subscribed.swap(false, Ordering::Relaxed) {
+                    tracing::warn!(%error, "postgres backplane subscription lost; reconnecting");
+                    if sender.send(Delivery::Disconnected).await.is_err() {
+                        return;
+                    }
+                    backoff = Duration::from_millis(100);
+                } else {
+                    tracing::debug!(%error, "postgres backplane not reachable yet");
+                }
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = next_backoff(backoff);
+    }
+}
+
+async fn postgres_session(
+    pool: &sqlx::PgPool,
+    channel: &str,
+    sender: &mpsc::Sender<Delivery>,
+    subscribed: &AtomicBool,
+) -> Result<(), BackplaneError> {
+    let mut listener = with_timeout(sqlx::postgres::PgListener::connect_with(pool)).await?;
+    with_timeout(listener.listen(channel)).await?;
+    subscribed.store(true, Ordering::Relaxed);
+    tracing::info!("postgres backplane listening");
+    if sender.send(Delivery::Connected).await.is_err() {
+        return Ok(());
+    }
+    loop {
+        match tokio::time::timeout(PROBE_INTERVAL, listener.try_recv()).await {
+            Ok(Ok(Some(notification))) => {
+                if let Some(delivery) = decode(notification.payload().as_bytes())
+                    && sender.send(delivery).await.is_err()
+                {
+                    return Ok(());
+                }
+            }
+            // The listener lost its connection (notifications in between are gone): start a new
+            // session so the node hears `Connected` and catches up.
+            Ok(Ok(None)) => {
+                return Err(BackplaneError::Postgres(sqlx::Error::Io(
+                    std::io::Error::new(std::io::ErrorKind::ConnectionReset, "listener lost"),
+                )));
+            }
+            Ok(Err(error)) => return Err(error.into()),
+            Err(_) => {
+                with_timeout(sqlx::query("SELECT 1").execute(&mut listener)).await?;
+            }
+        }
+    }
+}
+
+/// A message off the wire; one that is not ours is logged and skipped.
+fn decode(body: &[u8]) -> Option<Delivery> {
+    match serde_json::from_slice::<Sequenced>(body) {
+        Ok(message) => Some(Delivery::Message(message)),
+        Err(error) => {
+            tracing::warn!(%error, "ignoring a backplane message that is not an event");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip_and_the_event_is_optional() {
+        let whole = Sequenced {
+            sequence: 7,
+            previous: 5,
+            event: Some(serde_json::json!({"target": "JobAssigned"})),
+        };
+        let text = serde_json::to_string(&whole).expect("encode");
+        assert_eq!(decode(text.as_bytes()), Some(Delivery::Message(whole)));
+        assert_eq!(
+            decode(br#"{"sequence":8,"previous":7}"#),
+            Some(Delivery::Message(Sequenced {
+                sequence: 8,
+                previous: 7,
+                event: None
+            }))
+        );
+    }
+
+    #[test]
+    fn foreign_messages_are_skipped() {
+        assert_eq!(decode(b"hello"), None);
+        assert_eq!(decode(br#"{"sequence":"x"}"#), None);
+    }
+
+    #[test]
+    fn unknown_schemes_are_refused_with_the_choices() {
+        let error = Backplane::connect("kafka://broker:9092", "events")
+            .err()
+            .expect("refused");
+        assert!(error.to_string().contains("redis://"), "{error}");
+        assert!(matches!(
+            Backplane::connect("no-scheme", "events"),
+            Err(BackplaneError::InvalidUrl(_))
+        ));
+        for channel in ["", "has space", "quote\"", &"x".repeat(64)] {
+            assert!(matches!(
+                Backplane::connect("redis://127.0.0.1", channel),
+                Err(BackplaneError::InvalidChannel(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn in_process_delivers_in_order_after_connected() {
+        let (backplane, mut subscription) = Backplane::in_process();
+        for sequence in 1..=3 {
+            backplane
+                .publish(&Sequenced {
+                    sequence,
+                    previous: sequence - 1,
+                    event: None,
+                })
+                .await
+                .expect("publish");
+        }
+        assert_eq!(subscription.recv().await, Some(Delivery::Connected));
+        for sequence in 1..=3 {
+            match subscription.recv().await {
+                Some(Delivery::Message(message)) => assert_eq!(message.sequence, sequence),
+                other => panic!("expected message {sequence}, got {other:?}"),
+            }
+        }
+        assert!(backplane.health().up);
+    }
+}

@@ -1,0 +1,131 @@
+//! Delivery: hands the events this node hears on the backplane to its own SignalR clients —
+//! each once, in sequence (commit) order, whatever the backplane lost or repeated.
+//!
+//! The node remembers the last sequence it delivered. A message at or below it is a repeat and
+//! is dropped. A message whose `previous` is above it reveals a gap (the subscription was down,
+//! or the transport dropped something), filled from the outbox before the message itself. After
+//! every (re)subscription, and every two seconds regardless, the node also delivers whatever the
+//! outbox holds as sent beyond that mark — which covers a lost message that nothing follows.
+
+use std::future::Future;
+use std::time::Duration;
+
+use dispatch_backplane::{Delivery, Sequenced, Subscription};
+use dispatch_store::{OutboxEvent, Store, StoreError};
+use signalr_hub::{HubHandle, Payload};
+
+/// How often the outbox is checked for sent events this node has not heard.
+const SWEEP: Duration = Duration::from_secs(2);
+/// Events read from the outbox at once.
+const PAGE: u32 = 256;
+
+/// Delivers what `subscription` hears to `hub` until `shutdown` resolves.
+pub async fn run(
+    store: Store,
+    hub: HubHandle,
+    mut subscription: Subscription,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    // Everything sent before this node started is history its clients fetch over HTTP.
+    let delivered = loop {
+        match store.last_sent_sequence().await {
+            Ok(sequence) => break sequence,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read the outbox; delivery waits");
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = &mut shutdown => return,
+                }
+            }
+        }
+    };
+    let mut node = NodeDelivery {
+        store,
+        hub,
+        delivered,
+    };
+    let mut sweep = tokio::time::interval(SWEEP);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let outcome = tokio::select! {
+            delivery = subscription.recv() => match delivery {
+                None => return,
+                Some(Delivery::Message(message)) => node.message(message).await,
+                Some(Delivery::Connected) => node.catch_up(i64::MAX, true).await,
+                Some(Delivery::Disconnected) => Ok(()),
+            },
+            _ = sweep.tick() => node.catch_up(i64::MAX, true).await,
+            () = &mut shutdown => return,
+        };
+        if let Err(error) = outcome {
+            // Nothing is lost: the mark did not move, the next sweep tries again.
+            tracing::warn!(%error, "cannot read the outbox to fill a gap");
+        }
+    }
+}
+
+/// One node's delivery position.
+struct NodeDelivery {
+    store: Store,
+    hub: HubHandle,
+    /// The last sequence delivered.
+    delivered: i64,
+}
+
+impl NodeDelivery {
+    async fn message(&mut self, message: Sequenced) -> Result<(), StoreError> {
+        if message.sequence <= self.delivered {
+            return Ok(());
+        }
+        if message.previous > self.delivered {
+            self.catch_up(message.sequence - 1, false).await?;
+        }
+        match message
+            .event
+            .and_then(|event| serde_json::from_value::<OutboxEvent>(event).ok())
+        {
+            Some(event) if event.sequence == message.sequence => self.deliver(&event),
+            // Too large for the transport (or not readable): the outbox has it.
+            _ => self.catch_up(message.sequence, false).await?,
+        }
+        Ok(())
+    }
+
+    /// Delivers the outbox's events after the mark up to `through`, only those marked sent if
+    /// `sent_only`.
+    async fn catch_up(&mut self, through: i64, sent_only: bool) -> Result<(), StoreError> {
+        loop {
+            let events = self
+                .store
+                .events_after(self.delivered, PAGE, sent_only)
+                .await?;
+            let full = events.len() == PAGE as usize;
+            for event in &events {
+                if event.sequence > through {
+                    return Ok(());
+                }
+                self.deliver(event);
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    fn deliver(&mut self, event: &OutboxEvent) {
+        match Payload::from_serialize(&event.payload) {
+            Ok(payload) => {
+                for channel in &event.channels {
+                    self.hub
+                        .send_to_group(channel, &event.target, vec![payload.clone()]);
+                }
+                metrics::counter!("dispatch_events_delivered_total").increment(1);
+            }
+            Err(error) => {
+                tracing::error!(%error, sequence = event.sequence, "event payload cannot be sent; dropping it")
+            }
+        }
+        self.delivered = event.sequence;
+    }
+}

@@ -1,0 +1,399 @@
+//! The pieces of a cluster under test: a PostgreSQL database of its own, the Redis server the
+//! environment names, and real `dispatch serve` processes sharing them.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
+
+use crate::common::{Api, SECRET};
+
+/// The variable naming the PostgreSQL server (its user must be allowed to create databases).
+pub const POSTGRES_VAR: &str = "DISPATCH_TEST_POSTGRES_URL";
+/// The variable naming the Redis server.
+pub const REDIS_VAR: &str = "DISPATCH_TEST_REDIS_URL";
+/// How long a node may take to start (migrations included) on a busy machine.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Writes past the test harness's output capture, so that a skip is seen even when tests pass.
+pub fn shout(message: &str) {
+    let line = "=".repeat(100);
+    let _ = writeln!(std::io::stderr(), "\n{line}\n{message}\n{line}");
+}
+
+/// Whether this is CI (`CI=true`), where a service named but unreachable is a failure.
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// A service named in `var` cannot be reached: fails in CI, otherwise skips loudly.
+fn unreachable(var: &str, why: &str) {
+    let message = format!("the server named by {var} is unreachable: {why}");
+    assert!(
+        !in_ci(),
+        "{message} (CI=true: the multi-node tests must run)"
+    );
+    shout(&format!(
+        "SKIPPED: {message}; this multi-node test did not run"
+    ));
+}
+
+/// The URL with its path (the database name) replaced by `/{name}`; query kept.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority_start = base.find("://").map_or(0, |at| at + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |at| authority_start + at);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A PostgreSQL database created for one test and dropped (with `FORCE`) when it ends, even by
+/// a panic.
+pub struct TestDb {
+    /// The URL given in [`POSTGRES_VAR`], used to create and drop the database.
+    admin_url: String,
+    /// The new database's name.
+    name: String,
+    /// The URL of the new database.
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh, empty database; `None` when the test is skipped (variable not set, or the server
+    /// unreachable outside CI). Panics when it must run and cannot.
+    pub async fn create() -> Option<TestDb> {
+        let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
+            shout(&format!(
+                "SKIPPED: {POSTGRES_VAR} not set; this multi-node test did not run. To run it: \
+                 export {POSTGRES_VAR}=postgres://postgres@127.0.0.1:5432/test \
+                 {REDIS_VAR}=redis://127.0.0.1:6379"
+            ));
+            return None;
+        };
+        let mut admin =
+            match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url))
+                .await
+            {
+                Ok(Ok(connection)) => connection,
+                Ok(Err(error)) => {
+                    unreachable(POSTGRES_VAR, &error.to_string());
+                    return None;
+                }
+                Err(_) => {
+                    unreachable(POSTGRES_VAR, "no answer within 10 s");
+                    return None;
+                }
+            };
+        let name = format!(
+            "dispatch_multinode_{}_{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}"));
+        let _ = admin.close().await;
+        let url = with_database(&admin_url, &name);
+        Some(TestDb {
+            admin_url,
+            name,
+            url,
+        })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Drop cannot await and runs inside the test's runtime: use a thread of its own.
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&admin_url)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                // FORCE: a node killed by the test may still have sessions being torn down.
+                sqlx::query(AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                )))
+                .execute(&mut admin)
+                .await
+                .map_err(|e| e.to_string())?;
+                let _ = admin.close().await;
+                Ok::<(), String>(())
+            })
+        })
+        .join();
+        if let Ok(Err(error)) | Err(error) = dropped.map_err(|_| "panicked".to_owned()) {
+            shout(&format!(
+                "could not drop test database {}: {error}",
+                self.name
+            ));
+        }
+    }
+}
+
+/// The Redis server named by [`REDIS_VAR`]: its URL and `host:port`; `None` when the test is
+/// skipped (see [`TestDb::create`] for the rules).
+pub async fn redis() -> Option<Redis> {
+    let Ok(url) = std::env::var(REDIS_VAR) else {
+        shout(&format!(
+            "SKIPPED: {REDIS_VAR} not set; this multi-node Redis test did not run. To run it: \
+             export {REDIS_VAR}=redis://127.0.0.1:6379"
+        ));
+        return None;
+    };
+    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    let host_port = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:6379")
+    };
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(&host_port),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Some(Redis { url, host_port }),
+        Ok(Err(error)) => {
+            unreachable(REDIS_VAR, &error.to_string());
+            None
+        }
+        Err(_) => {
+            unreachable(REDIS_VAR, "no answer within 5 s");
+            None
+        }
+    }
+}
+
+/// A reachable Redis server.
+pub struct Redis {
+    /// The URL as given.
+    pub url: String,
+    /// Where it listens.
+    pub host_port: String,
+}
+
+impl Redis {
+    /// The URL with its `host:port` replaced by `addr` (credentials and database kept): how
+    /// nodes reach Redis through a proxy.
+    pub fn via(&self, addr: SocketAddr) -> String {
+        self.url.replacen(&self.host_port, &addr.to_string(), 1)
+    }
+}
+
+/// How a node is configured.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// `DISPATCH_DATABASE_URL`.
+    pub database_url: String,
+    /// `DISPATCH_BACKPLANE_URL`.
+    pub backplane_url: String,
+    /// `DISPATCH_HOLD_EVENTS`.
+    pub hold_events: bool,
+}
+
+/// A `dispatch serve` process, killed (SIGKILL) when dropped. Its output goes to a log file,
+/// printed when the test fails.
+pub struct Node {
+    /// Its name in messages ("A", "B").
+    pub name: &'static str,
+    /// A client of it.
+    pub api: Api,
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Node {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl Node {
+    /// Starts a node and waits until `/readyz` answers 200.
+    pub async fn start(name: &'static str, config: &NodeConfig) -> Node {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join(format!("node-{name}.log"));
+        let out = File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let addr = free_addr();
+        let child = Command::new(env!("CARGO_BIN_EXE_dispatch"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("DISPATCH_ADDR", addr.to_string())
+            .env("DISPATCH_DATABASE_URL", &config.database_url)
+            .env("DISPATCH_BACKPLANE_URL", &config.backplane_url)
+            .env(
+                "DISPATCH_JWT_SECRET",
+                std::str::from_utf8(SECRET).expect("utf-8"),
+            )
+            .env("DISPATCH_HOLD_EVENTS", config.hold_events.to_string())
+            .env("DISPATCH_RELAY_START_DELAY_MS", "0")
+            .env("RUST_LOG", "info,sqlx=warn")
+            // Each cluster on its own channel: the default, from the database's deployment id.
+            .env_remove("DISPATCH_BACKPLANE_CHANNEL")
+            .env_remove("DISPATCH_DEMO")
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .expect("spawn dispatch");
+        let mut node = Node {
+            name,
+            api: Api::new(addr),
+            child: Some(child),
+            log,
+            _dir: dir,
+        };
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(status) = node
+                .child
+                .as_mut()
+                .and_then(|child| child.try_wait().ok().flatten())
+            {
+                panic!(
+                    "node {name} exited at start ({status}):\n{}",
+                    node.log_text()
+                );
+            }
+            if tokio::net::TcpStream::connect(addr).await.is_ok()
+                && node.api.call("GET", "/readyz", None, None).await.status == 200
+            {
+                return node;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {name} did not get ready on {addr} within {START_TIMEOUT:?}:\n{}",
+                node.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `GET /readyz`: status and body.
+    pub async fn readyz(&self) -> (u16, Value) {
+        let answer = self.api.call("GET", "/readyz", None, None).await;
+        (answer.status, answer.body)
+    }
+
+    /// Polls `/readyz` until `accept` holds for its body, for up to `wait`; returns that body.
+    pub async fn wait_readyz(
+        &self,
+        what: &str,
+        wait: Duration,
+        accept: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let (status, body) = self.readyz().await;
+            if status == 200 && accept(&body) {
+                return body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "node {}: /readyz did not say {what} within {wait:?}; last: {status} {body}\n{}",
+                self.name,
+                self.log_text()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Polls `/readyz` until its `relay` is `role`.
+    pub async fn wait_relay(&self, role: &str, wait: Duration) -> Value {
+        self.wait_readyz(&format!("relay {role}"), wait, |body| body["relay"] == role)
+            .await
+    }
+
+    /// Kills the process at once (SIGKILL): no shutdown, no flush, nothing more is sent.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("kill -9");
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// What the node has logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_else(|e| format!("(no log: {e})"))
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill_quietly();
+        if std::thread::panicking() {
+            let log = self.log_text();
+            let lines: Vec<&str> = log.lines().collect();
+            let tail = lines[lines.len().saturating_sub(80)..].join("\n");
+            shout(&format!(
+                "node {} log (last 80 lines, RUST_LOG=info):\n{tail}",
+                self.name
+            ));
+        }
+    }
+}
+
+impl Node {
+    /// Kills the process if it still runs, ignoring errors (for `Drop`).
+    fn kill_quietly(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A free local port (bound, then released for the node to take).
+fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_name_is_replaced() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
+            "postgres://u:p@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgres://h:5432", "x"),
+            "postgres://h:5432/x"
+        );
+    }
+}
