@@ -5,7 +5,11 @@ use chrono::{DateTime, Utc};
 use dispatch_core::synth::{RegionPreset, SynthConfig, generate};
 use dispatch_core::{AssignmentSource, AuditId};
 use dispatch_store::{AuditRecord, Decision, Store, StoreError};
+use futures_util::StreamExt as _;
 use uuid::Uuid;
+
+/// Bookings stored at once while loading.
+const BOOKINGS_AT_ONCE: usize = 8;
 
 /// What was loaded.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -59,41 +63,16 @@ pub async fn load(
             .collect();
         let booked_jobs: Vec<_> = booked.iter().map(|(job, _)| job.clone()).collect();
         store.create_jobs(&booked_jobs).await?;
-        for (job, assignment) in booked {
-            let audit_id = AuditId::from(Uuid::new_v4());
-            let audit = AuditRecord {
-                audit_id,
-                request_id: None,
-                region: job.region.clone(),
-                job: job.clone(),
-                config_version: 1,
-                requested_by: "demo".to_owned(),
-                created_at: now,
-                candidates: Vec::new(),
-                excluded: Vec::new(),
-                evaluated: 0,
-                decision: None,
-            };
-            let assignment = dispatch_core::Assignment {
-                audit_id,
-                source: AssignmentSource::Manual,
-                ..assignment
-            };
-            let decision = Decision {
-                contractor_id: assignment.contractor_id,
-                assignment_id: assignment.id,
-                decided_by: "demo".to_owned(),
-                source: AssignmentSource::Manual,
-                rank: None,
-                decided_at: now,
-            };
-            // Generated calendars never overlap; a conflict here would be a generator bug,
-            // and skipping the booking keeps the demo usable.
-            match store
-                .create_assignment_with_audit(&audit, &assignment, &decision, &[])
-                .await
-            {
+        // Bookings go in a few at a time: each is its own transaction (the store checks it like
+        // any assignment), and on PostgreSQL their commits overlap.
+        let mut bookings = futures_util::stream::iter(booked)
+            .map(|(job, assignment)| book(store, job, assignment, now))
+            .buffer_unordered(BOOKINGS_AT_ONCE);
+        while let Some(outcome) = bookings.next().await {
+            match outcome {
                 Ok(()) => summary.assignments += 1,
+                // Generated calendars never overlap; a conflict here would be a generator bug,
+                // and skipping the booking keeps the demo usable.
                 Err(StoreError::Assignment(conflict)) => {
                     tracing::warn!(?conflict, "demo booking skipped");
                 }
@@ -104,4 +83,72 @@ pub async fn load(
         summary.open_jobs += data.open_jobs.len();
     }
     Ok(summary)
+}
+
+/// Books one generated assignment, with an audit record of the decision alone.
+async fn book(
+    store: &Store,
+    job: dispatch_core::Job,
+    assignment: dispatch_core::Assignment,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let audit_id = AuditId::from(Uuid::new_v4());
+    let audit = AuditRecord {
+        audit_id,
+        request_id: None,
+        region: job.region.clone(),
+        job,
+        config_version: 1,
+        requested_by: "demo".to_owned(),
+        created_at: now,
+        candidates: Vec::new(),
+        excluded: Vec::new(),
+        evaluated: 0,
+        decision: None,
+    };
+    let assignment = dispatch_core::Assignment {
+        audit_id,
+        source: AssignmentSource::Manual,
+        ..assignment
+    };
+    let decision = Decision {
+        contractor_id: assignment.contractor_id,
+        assignment_id: assignment.id,
+        decided_by: "demo".to_owned(),
+        source: AssignmentSource::Manual,
+        rank: None,
+        decided_at: now,
+    };
+    store
+        .create_assignment_with_audit(&audit, &assignment, &decision, &[])
+        .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn demo_data_loads_once_with_every_booking() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("demo.db").display());
+        let store = Store::connect(&url).await.expect("store");
+        let now = Utc::now();
+        let summary = load(&store, 7, 20, now).await.expect("load");
+        assert_eq!(summary.regions, RegionPreset::ALL.len());
+        assert_eq!(summary.contractors, 20 * RegionPreset::ALL.len());
+        assert_eq!(summary.open_jobs, 40 * RegionPreset::ALL.len());
+        assert!(summary.assignments > 0);
+        let region = &store.regions().await.expect("regions")[0];
+        let booked = store
+            .region_bookings(&region.id, now, now + chrono::Duration::days(8))
+            .await
+            .expect("bookings");
+        assert!(!booked.is_empty(), "bookings are stored, not only counted");
+        assert_eq!(
+            load(&store, 7, 20, now).await.expect("again"),
+            DemoSummary::default(),
+            "a database with regions is left alone"
+        );
+    }
 }
