@@ -25,6 +25,9 @@
 //! marked sent) are dropped by sequence. Together: every event reaches every node once, in
 //! sequence order — which is commit order (see dispatch-store's outbox).
 //!
+//! The channel also carries rings ([`Backplane::ring`]): a node that commits events but does not
+//! relay them tells the relay to look now, instead of at its next poll.
+//!
 //! # Health
 //!
 //! [`Backplane::health`] is up while the subscription is connected and the last publish, if
@@ -63,6 +66,9 @@ pub struct Sequenced {
     pub event: Option<serde_json::Value>,
 }
 
+/// The wire form of [`Backplane::ring`]: not JSON, so never mistaken for an event.
+const RING: &[u8] = b"ring";
+
 /// What a subscription hears.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {
@@ -70,6 +76,8 @@ pub enum Delivery {
     Connected,
     /// An event.
     Message(Sequenced),
+    /// Some node committed events: the relay, wherever it runs, should look now.
+    Ring,
     /// The subscription's connection was lost; reconnection is under way.
     Disconnected,
 }
@@ -262,38 +270,46 @@ impl Backplane {
     /// `Ok` means the transport accepted it; an error means it may not have gone out, and the
     /// caller keeps the event to publish it again later.
     pub async fn publish(&self, message: &Sequenced) -> Result<(), BackplaneError> {
-        let outcome = match &self.inner.transport {
-            Transport::InProcess(sender) => sender
-                .send(Delivery::Message(message.clone()))
-                .await
-                .map_err(|_| BackplaneError::Closed),
-            Transport::Redis(publisher) => {
-                publisher
-                    .publish(&self.inner.channel, &serde_json::to_string(message)?)
-                    .await
-            }
-            Transport::Postgres(pool) => {
-                let mut body = serde_json::to_string(message)?;
-                if body.len() > PG_PAYLOAD_LIMIT {
-                    body = serde_json::to_string(&Sequenced {
-                        event: None,
-                        ..message.clone()
-                    })?;
-                }
-                with_timeout(
-                    sqlx::query("SELECT pg_notify($1, $2)")
-                        .bind(&self.inner.channel)
-                        .bind(body)
-                        .execute(pool),
-                )
-                .await
-                .map(drop)
-            }
-        };
+        let mut body = serde_json::to_string(message)?;
+        if matches!(self.inner.transport, Transport::Postgres(_)) && body.len() > PG_PAYLOAD_LIMIT {
+            body = serde_json::to_string(&Sequenced {
+                event: None,
+                ..message.clone()
+            })?;
+        }
+        let outcome = self.send(Delivery::Message(message.clone()), body).await;
         self.inner
             .publish_failing
             .store(outcome.is_err(), Ordering::Relaxed);
         outcome
+    }
+
+    /// Tells every node's subscription that events were committed ([`Delivery::Ring`]), so the
+    /// relay hears of a commit made on another node at once rather than at its next poll.
+    /// Best effort: a failed ring does not count against [`Backplane::health`] (the relay's poll
+    /// covers it, and nothing would clear the mark on a node that never publishes).
+    pub async fn ring(&self) -> Result<(), BackplaneError> {
+        self.send(Delivery::Ring, String::from_utf8_lossy(RING).into_owned())
+            .await
+    }
+
+    /// Sends `delivery` (in process) or its wire form `body`.
+    async fn send(&self, delivery: Delivery, body: String) -> Result<(), BackplaneError> {
+        match &self.inner.transport {
+            Transport::InProcess(sender) => sender
+                .send(delivery)
+                .await
+                .map_err(|_| BackplaneError::Closed),
+            Transport::Redis(publisher) => publisher.publish(&self.inner.channel, &body).await,
+            Transport::Postgres(pool) => with_timeout(
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(&self.inner.channel)
+                    .bind(body)
+                    .execute(pool),
+            )
+            .await
+            .map(drop),
+        }
     }
 }
 
@@ -394,7 +410,8 @@ async fn redis_session(
                 }
             }
             _ = probe.tick() => {
-                with_timeout(sink.ping::<String>()).await?;
+                // In subscribed mode RESP2 answers PING with an array: any answer will do.
+                with_timeout(sink.ping::<redis::Value>()).await?;
             }
         }
     }
@@ -467,6 +484,9 @@ async fn postgres_session(
 
 /// A message off the wire; one that is not ours is logged and skipped.
 fn decode(body: &[u8]) -> Option<Delivery> {
+    if body == RING {
+        return Some(Delivery::Ring);
+    }
     match serde_json::from_slice::<Sequenced>(body) {
         Ok(message) => Some(Delivery::Message(message)),
         Err(error) => {
@@ -497,6 +517,12 @@ mod tests {
                 event: None
             }))
         );
+    }
+
+    #[test]
+    fn a_ring_is_not_an_event() {
+        assert_eq!(decode(RING), Some(Delivery::Ring));
+        assert_eq!(decode(b"\"ring\""), None);
     }
 
     #[test]

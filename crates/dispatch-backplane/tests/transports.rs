@@ -185,3 +185,19 @@ async fn an_unreachable_redis_is_down_not_fatal() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(!backplane.health().up);
 }
+
+#[tokio::test]
+async fn an_idle_redis_subscription_survives_its_liveness_probe() {
+    let Some(url) = server("DISPATCH_TEST_REDIS_URL").await else {
+        return;
+    };
+    let (backplane, mut hears) = Backplane::connect(&url, &channel("idle")).expect("connect");
+    connected(&mut hears).await;
+    // The probe runs every 5 s on an idle subscription; it must not take the answer for a
+    // failure (RESP2 answers PING in subscribed mode with an array).
+    let quiet = tokio::time::timeout(Duration::from_secs(7), hears.recv()).await;
+    assert!(quiet.is_err(), "nothing to hear, not {quiet:?}");
+    assert!(backplane.health().up);
+    backplane.publish(&message(1)).await.expect("publish");
+    assert_eq!(next(&mut hears).await, Delivery::Message(message(1)));
+}

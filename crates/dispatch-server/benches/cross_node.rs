@@ -7,6 +7,7 @@
 //!    = from just before the `POST` is sent until the `JobAssigned` arrives, on B (cross-node)
 //!    and on A (same node, for comparison). Then `--standby-events` more `POST`ed through B
 //!    (the node that does not relay), heard on A and B, each after a pause spread over 0–1 s.
+//!    The baseline: one node with no backplane (events inside the process), same database.
 //! 2. **Assignments per second through HTTP.** One node (in-process backplane), SQLite (a temp
 //!    file) vs PostgreSQL (a fresh database): `--clients` concurrent dispatchers, each in a
 //!    region of its own, `POST`ing non-conflicting manual assignments for `--seconds` or until
@@ -91,6 +92,16 @@ struct Figures(Vec<f64>);
 impl Figures {
     fn push(&mut self, elapsed: Duration) {
         self.0.push(elapsed.as_secs_f64() * 1000.0);
+    }
+
+    /// `later - earlier` in milliseconds, negative when `later` came first.
+    fn push_between(&mut self, earlier: Instant, later: Instant) {
+        let ms = if later >= earlier {
+            (later - earlier).as_secs_f64()
+        } else {
+            -(earlier - later).as_secs_f64()
+        };
+        self.0.push(ms * 1000.0);
     }
 
     fn sorted(&self) -> Vec<f64> {
@@ -458,6 +469,9 @@ struct Series {
     post: Figures,
     on_a: Figures,
     on_b: Figures,
+    /// From the `POST`'s answer to the event's arrival (negative: the event came first).
+    after_answer_a: Figures,
+    after_answer_b: Figures,
     lost_a: usize,
     lost_b: usize,
     refused: usize,
@@ -489,18 +503,25 @@ async fn series(
         let answer = via
             .call("POST", "/api/v1/assignments", Some(token), Some(&body))
             .await;
-        out.post.push(started.elapsed());
+        let answered = Instant::now();
+        out.post.push(answered - started);
         if answer.status != 201 {
             out.refused += 1;
             eprintln!("assignment refused: {} {}", answer.status, answer.body);
             continue;
         }
         match a.arrival(&job, EVENT_WAIT).await {
-            Some(arrived) => out.on_a.push(arrived - started),
+            Some(arrived) => {
+                out.on_a.push(arrived - started);
+                out.after_answer_a.push_between(answered, arrived);
+            }
             None => out.lost_a += 1,
         }
         match b.arrival(&job, EVENT_WAIT).await {
-            Some(arrived) => out.on_b.push(arrived - started),
+            Some(arrived) => {
+                out.on_b.push(arrived - started);
+                out.after_answer_b.push_between(answered, arrived);
+            }
             None => out.lost_b += 1,
         }
     }
@@ -522,6 +543,7 @@ async fn cross_node(
     backplane_url: Option<&str>,
     events: usize,
     standby_events: usize,
+    baseline: &Figures,
 ) {
     let db = BenchDb::create(admin_url, kind).await;
     let channel = db.channel();
@@ -555,9 +577,21 @@ async fn cross_node(
     println!("  JobAssigned on A (same)  {}", via_a.on_a.line());
     println!("  JobAssigned on B (cross) {}", via_a.on_b.line());
     println!(
+        "  … after the POST's answer: on A p50 {:.2} ms, p99 {:.2} ms; on B p50 {:.2} ms, p99 {:.2} ms",
+        via_a.after_answer_a.p50(),
+        via_a.after_answer_a.p99(),
+        via_a.after_answer_b.p50(),
+        via_a.after_answer_b.p99()
+    );
+    println!(
         "  cross-node / same-node: p50 {}, p99 {}",
         ratio(via_a.on_b.p50(), via_a.on_a.p50()),
         ratio(via_a.on_b.p99(), via_a.on_a.p99())
+    );
+    println!(
+        "  cross-node / no backplane: p50 {}, p99 {}",
+        ratio(via_a.on_b.p50(), baseline.p50()),
+        ratio(via_a.on_b.p99(), baseline.p99())
     );
     if standby_events > 0 {
         println!(
@@ -590,6 +624,44 @@ async fn cross_node(
     a.stop().await;
     b.stop().await;
     db.drop_now().await;
+}
+
+/// The baseline: one node on a fresh database, events inside the process (no backplane).
+async fn single_node(admin_url: &str, events: usize) -> Figures {
+    let db = BenchDb::create(admin_url, "single").await;
+    let node = Node::start(&db.url, None).await;
+    node.settle("single", RelayRole::Leader).await;
+    let at = base();
+    let pairs = seed_region(&node.state.store, "west", WARM_UP + events, at).await;
+    let (warm_up, measured) = pairs.split_at(WARM_UP);
+    let mut first = Listener::subscribe(&node.api, "west").await;
+    let mut second = Listener::subscribe(&node.api, "west").await;
+    let token = node.api.dispatcher("west");
+    let via = &node.api;
+    let warm = series(via, &token, warm_up, at, &mut first, &mut second, false).await;
+    let run = series(via, &token, measured, at, &mut first, &mut second, false).await;
+    println!("\n[no backplane: one node, events in-process] {events} assignments:");
+    println!("  POST answered            {}", run.post.line());
+    println!("  JobAssigned              {}", run.on_a.line());
+    println!(
+        "  … after the POST's answer p50 {:7.2} ms  p99 {:7.2} ms",
+        run.after_answer_a.p50(),
+        run.after_answer_a.p99()
+    );
+    for (name, series) in [("warm-up", &warm), ("measured", &run)] {
+        if series.refused + series.lost_a + series.lost_b > 0 {
+            println!(
+                "  PROBLEM ({name}): {} refused, {} never heard within {EVENT_WAIT:?}",
+                series.refused,
+                series.lost_a.max(series.lost_b)
+            );
+        }
+    }
+    drop(first);
+    drop(second);
+    node.stop().await;
+    db.drop_now().await;
+    run.on_a
 }
 
 // ----- part 2: assignments per second -----
@@ -700,16 +772,33 @@ async fn main() {
              neither DISPATCH_BENCH_POSTGRES_URL nor DISPATCH_TEST_POSTGRES_URL is set",
         ),
         Some(admin_url) => {
+            let baseline = single_node(admin_url, events).await;
             match &redis {
                 Some(redis_url) => {
-                    cross_node(admin_url, "redis", Some(redis_url), events, standby_events).await;
+                    cross_node(
+                        admin_url,
+                        "redis",
+                        Some(redis_url),
+                        events,
+                        standby_events,
+                        &baseline,
+                    )
+                    .await;
                 }
                 None => shout(
                     "SKIPPED the Redis backplane: neither DISPATCH_BENCH_REDIS_URL nor \
                      DISPATCH_TEST_REDIS_URL is set",
                 ),
             }
-            cross_node(admin_url, "postgres", None, events, standby_events).await;
+            cross_node(
+                admin_url,
+                "postgres",
+                None,
+                events,
+                standby_events,
+                &baseline,
+            )
+            .await;
         }
     }
 

@@ -8,22 +8,26 @@
 //! outbox holds as sent beyond that mark — which covers a lost message that nothing follows.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use dispatch_backplane::{Delivery, Sequenced, Subscription};
 use dispatch_store::{OutboxEvent, Store, StoreError};
 use signalr_hub::{HubHandle, Payload};
+use tokio::sync::Notify;
 
 /// How often the outbox is checked for sent events this node has not heard.
 const SWEEP: Duration = Duration::from_secs(2);
 /// Events read from the outbox at once.
 const PAGE: u32 = 256;
 
-/// Delivers what `subscription` hears to `hub` until `shutdown` resolves.
+/// Delivers what `subscription` hears to `hub` until `shutdown` resolves; a ring from another
+/// node's commit rings this node's relay (`relay`), in case it is the leader.
 pub async fn run(
     store: Store,
     hub: HubHandle,
     mut subscription: Subscription,
+    relay: Arc<Notify>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -54,6 +58,10 @@ pub async fn run(
                 Some(Delivery::Message(message)) => node.message(message).await,
                 Some(Delivery::Connected) => node.catch_up(i64::MAX, true).await,
                 Some(Delivery::Disconnected) => Ok(()),
+                Some(Delivery::Ring) => {
+                    relay.notify_one();
+                    Ok(())
+                }
             },
             _ = sweep.tick() => node.catch_up(i64::MAX, true).await,
             () = &mut shutdown => return,

@@ -270,6 +270,7 @@ impl Service {
             state.store.clone(),
             state.hub.clone(),
             subscription,
+            Arc::clone(&state.relay),
             stopped(stop_rx.clone()),
         ));
         let relay = relay::Relay {

@@ -9,7 +9,7 @@ use signalr_hub::HubHandle;
 use tokio::sync::{Notify, mpsc};
 
 use crate::auth::JwtKeys;
-use crate::relay::RelayStatus;
+use crate::relay::{RelayRole, RelayStatus};
 
 /// Cheap to clone: everything inside is shared.
 #[derive(Clone)]
@@ -22,7 +22,7 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// Recommendation requests waiting for the worker (bounded).
     pub work: mpsc::Sender<RequestId>,
-    /// Rings the outbox relay after a commit that wrote events.
+    /// Rings this node's outbox relay (see [`AppState::events_committed`]).
     pub relay: Arc<Notify>,
     /// What the relay is doing on this node (for `/readyz`).
     pub relay_status: Arc<RelayStatus>,
@@ -32,4 +32,21 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// No secret configured: the sign-in page may mint demo tokens.
     pub dev_mode: bool,
+}
+
+impl AppState {
+    /// Call after every commit that wrote events: rings the relay, here if this node leads,
+    /// else on the leader's node through the backplane (its once-a-second poll is the fallback
+    /// if that ring is lost).
+    pub fn events_committed(&self) {
+        self.relay.notify_one();
+        if self.relay_status.role() != RelayRole::Leader {
+            let backplane = self.backplane.clone();
+            tokio::spawn(async move {
+                if let Err(error) = backplane.ring().await {
+                    tracing::debug!(%error, "cannot ring the relay through the backplane");
+                }
+            });
+        }
+    }
 }

@@ -73,7 +73,7 @@ async fn fail(state: &AppState, request_id: RequestId, error: &ApiError) -> Resu
         .store
         .fail_recommendation(request_id, &error.to_string(), &events)
         .await?;
-    state.relay.notify_one();
+    state.events_committed();
     Ok(())
 }
 
@@ -137,7 +137,7 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), ApiError
     store
         .complete_recommendation(&ready, &audit, &[event.into_outbox()])
         .await?;
-    state.relay.notify_one();
+    state.events_committed();
 
     if ready.auto_assign {
         auto_assign(state, &ready, &job, audit_id).await?;
@@ -188,7 +188,7 @@ async fn auto_assign(
             .await
         {
             Ok(()) => {
-                state.relay.notify_one();
+                state.events_committed();
                 metrics::counter!("dispatch_assignments_total", "source" => "auto").increment(1);
                 return Ok(());
             }

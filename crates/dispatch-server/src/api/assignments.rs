@@ -191,7 +191,7 @@ async fn assign(
                 .await?
         }
     }
-    state.relay.notify_one();
+    state.events_committed();
     metrics::counter!("dispatch_assignments_total", "source" => "manual").increment(1);
     Ok(created(&assignment))
 }
