@@ -299,12 +299,15 @@ export class Clients {
    * @param {boolean} [o.statefulReconnect] enables withStatefulReconnect()
    * @param {object} [o.server]         another server handle than the suite's (anything with
    *                                    `url(path)`, e.g. a proxy in front of it)
+   * @param {object} [o.httpClient]     the client's HttpClient (withUrl's `httpClient` option),
+   *                                    e.g. one that records negotiate answers
    */
   async build(o = {}) {
     const server = o.server ?? this.getServer();
     const httpOptions = { transport: TRANSPORTS[this.variant.transport] };
     if (o.token !== undefined) httpOptions.accessTokenFactory = () => o.token;
     if (o.skipNegotiation) httpOptions.skipNegotiation = true;
+    if (o.httpClient) httpOptions.httpClient = o.httpClient;
     let builder = new HubConnectionBuilder()
       .withUrl(server.url(o.hub ?? "/hub"), httpOptions)
       .configureLogging(clientLogLevel);
