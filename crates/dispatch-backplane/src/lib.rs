@@ -205,8 +205,8 @@ impl Backplane {
             "redis" => {
                 let client = redis::Client::open(url)
                     .map_err(|error| BackplaneError::InvalidUrl(error.to_string()))?;
-                tokio::spawn(subscribe_redis(
-                    client.clone(),
+                tokio::spawn(keep_subscribed(
+                    Source::Redis(client.clone()),
                     channel.to_owned(),
                     sender,
                     Arc::clone(&subscribed),
@@ -224,8 +224,8 @@ impl Backplane {
                     .max_connections(2)
                     .acquire_timeout(IO_TIMEOUT)
                     .connect_lazy_with(options);
-                tokio::spawn(subscribe_postgres(
-                    pool.clone(),
+                tokio::spawn(keep_subscribed(
+                    Source::Postgres(pool.clone()),
                     channel.to_owned(),
                     sender,
                     Arc::clone(&subscribed),
@@ -349,28 +349,44 @@ fn next_backoff(backoff: Duration) -> Duration {
     (backoff * 2).min(MAX_BACKOFF)
 }
 
-/// Keeps a Redis subscription open until the [`Subscription`] is dropped.
-async fn subscribe_redis(
-    client: redis::Client,
+/// Where a subscription listens.
+enum Source {
+    Redis(redis::Client),
+    Postgres(sqlx::PgPool),
+}
+
+impl Source {
+    fn name(&self) -> &'static str {
+        match self {
+            Source::Redis(_) => "redis",
+            Source::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// Keeps a subscription open, reconnecting with backoff, until the [`Subscription`] is dropped.
+async fn keep_subscribed(
+    source: Source,
     channel: String,
     sender: mpsc::Sender<Delivery>,
     subscribed: Arc<AtomicBool>,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match redis_session(&client, &channel, &sender, &subscribed).await {
-            Ok(()) => return,
-            Err(error) => {
-                if subscribed.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%error, "redis backplane subscription lost; reconnecting");
-                    if sender.send(Delivery::Disconnected).await.is_err() {
-                        return;
-                    }
-                    backoff = Duration::from_millis(100);
-                } else {
-                    tracing::debug!(%error, "redis backplane not reachable yet");
-                }
+        let session = match &source {
+            Source::Redis(client) => redis_session(client, &channel, &sender, &subscribed).await,
+            Source::Postgres(pool) => postgres_session(pool, &channel, &sender, &subscribed).await,
+        };
+        let Err(error) = session else { return };
+        let transport = source.name();
+        if subscribed.swap(false, Ordering::Relaxed) {
+            tracing::warn!(%error, transport, "backplane subscription lost; reconnecting");
+            if sender.send(Delivery::Disconnected).await.is_err() {
+                return;
             }
+            backoff = Duration::from_millis(100);
+        } else {
+            tracing::debug!(%error, transport, "backplane not reachable yet");
         }
         tokio::time::sleep(backoff).await;
         backoff = next_backoff(backoff);
@@ -417,34 +433,7 @@ async fn redis_session(
     }
 }
 
-/// Keeps a PostgreSQL `LISTEN` open until the [`Subscription`] is dropped.
-async fn subscribe_postgres(
-    pool: sqlx::PgPool,
-    channel: String,
-    sender: mpsc::Sender<Delivery>,
-    subscribed: Arc<AtomicBool>,
-) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match postgres_session(&pool, &channel, &sender, &subscribed).await {
-            Ok(()) => return,
-            Err(error) => {
-                if subscribed.swap(false, Ordering::Relaxed) {
-                    tracing::warn!(%error, "postgres backplane subscription lost; reconnecting");
-                    if sender.send(Delivery::Disconnected).await.is_err() {
-                        return;
-                    }
-                    backoff = Duration::from_millis(100);
-                } else {
-                    tracing::debug!(%error, "postgres backplane not reachable yet");
-                }
-            }
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = next_backoff(backoff);
-    }
-}
-
+/// One `LISTEN`'s life: `Ok` when the node is done with it, `Err` when the connection failed.
 async fn postgres_session(
     pool: &sqlx::PgPool,
     channel: &str,

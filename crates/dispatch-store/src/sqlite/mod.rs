@@ -253,36 +253,7 @@ impl SqliteStore {
     // ----- contractors -----
 
     pub(crate) async fn create_contractor(&self, c: &Contractor) -> Result<(), StoreError> {
-        let body = to_json(c, "contractor")?;
-        let now = ts(&Utc::now());
-        let mut tx = self.begin_write().await?;
-        let result = sqlx::query(
-            "INSERT INTO contractors (id, region_id, name, active, body, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(c.id.to_string())
-        .bind(c.region.as_str())
-        .bind(&c.name)
-        .bind(c.active)
-        .bind(body)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("contractor {} already exists", c.id))
-            } else if is_foreign_key_violation(&e) {
-                StoreError::Conflict(format!(
-                    "region {} does not exist; create it before its contractors",
-                    c.region
-                ))
-            } else {
-                e.into()
-            }
-        });
-        finish(tx, result).await
+        self.create_contractors(std::slice::from_ref(c)).await
     }
 
     pub(crate) async fn create_contractors(&self, cs: &[Contractor]) -> Result<(), StoreError> {
@@ -315,16 +286,12 @@ impl SqliteStore {
                 .await
                 .map_err(|e| {
                     if is_unique_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "contractor {} already exists, or is in the batch twice; nothing was \
-                             stored",
-                            c.id
-                        ))
+                        // Or is in the batch twice; either way nothing was stored.
+                        StoreError::Conflict(format!("contractor {} already exists", c.id))
                     } else if is_foreign_key_violation(&e) {
                         StoreError::Conflict(format!(
-                            "region {} of contractor {} does not exist; create it first; nothing \
-                             was stored",
-                            c.region, c.id
+                            "region {} does not exist; create it before its contractors",
+                            c.region
                         ))
                     } else {
                         e.into()
@@ -442,39 +409,7 @@ impl SqliteStore {
     // ----- jobs -----
 
     pub(crate) async fn create_job(&self, job: &Job) -> Result<(), StoreError> {
-        let body = to_json(job, "job")?;
-        let now = ts(&Utc::now());
-        let mut tx = self.begin_write().await?;
-        let result = sqlx::query(
-            "INSERT INTO jobs (id, region_id, status, window_start_utc, window_end_utc, lat, lon, \
-             body, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(job.id.to_string())
-        .bind(job.region.as_str())
-        .bind(job_status_str(job.status))
-        .bind(ts(&job.window_start_utc))
-        .bind(ts(&job.window_end_utc))
-        .bind(job.location.lat)
-        .bind(job.location.lon)
-        .bind(body)
-        .bind(&now)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!("job {} already exists", job.id))
-            } else if is_foreign_key_violation(&e) {
-                StoreError::Conflict(format!(
-                    "region {} does not exist; create it before its jobs",
-                    job.region
-                ))
-            } else {
-                e.into()
-            }
-        });
-        finish(tx, result).await
+        self.create_jobs(std::slice::from_ref(job)).await
     }
 
     pub(crate) async fn create_jobs(&self, jobs: &[Job]) -> Result<(), StoreError> {
@@ -507,15 +442,11 @@ impl SqliteStore {
                 .await
                 .map_err(|e| {
                     if is_unique_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "job {} already exists, or is in the batch twice; nothing was stored",
-                            job.id
-                        ))
+                        StoreError::Conflict(format!("job {} already exists", job.id))
                     } else if is_foreign_key_violation(&e) {
                         StoreError::Conflict(format!(
-                            "region {} of job {} does not exist; create it first; nothing was \
-                             stored",
-                            job.region, job.id
+                            "region {} does not exist; create it before its jobs",
+                            job.region
                         ))
                     } else {
                         e.into()
