@@ -5,7 +5,6 @@
 //! prints `SKIPPED` and passes. Set but unreachable: it fails when `CI=true`, skips otherwise.
 //! Every test uses a channel of its own, so tests running at once do not hear each other.
 
-use std::io::Write as _;
 use std::time::Duration;
 
 use dispatch_backplane::{Backplane, BackplaneKind, Delivery, Sequenced, Subscription};
@@ -13,38 +12,7 @@ use serde_json::json;
 
 /// The server URL in `variable`, or `None` (after saying so loudly) when the test must skip.
 async fn server(variable: &str) -> Option<String> {
-    let line = "=".repeat(100);
-    let Ok(url) = std::env::var(variable) else {
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n{line}\nSKIPPED: {variable} not set\n{line}"
-        );
-        return None;
-    };
-    let host = url
-        .split_once("://")
-        .map(|(_, rest)| rest.rsplit('@').next().unwrap_or(rest))
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_default()
-        .to_owned();
-    let reachable = tokio::time::timeout(
-        Duration::from_secs(3),
-        tokio::net::TcpStream::connect(host.clone()),
-    )
-    .await
-    .is_ok_and(|connected| connected.is_ok());
-    if reachable {
-        return Some(url);
-    }
-    assert!(
-        !std::env::var("CI").is_ok_and(|v| v == "true"),
-        "{variable}={url}: {host} unreachable, and CI=true"
-    );
-    let _ = writeln!(
-        std::io::stderr(),
-        "\n{line}\nSKIPPED: {variable}: {host} unreachable\n{line}"
-    );
-    None
+    test_support::service_url(variable, "backplane transport test").await
 }
 
 /// A channel no other test uses.

@@ -44,7 +44,7 @@ use dispatch_server::{RunOptions, Service};
 use dispatch_store::Store;
 use serde_json::{Value, json};
 use signalr_hub::HubOptions;
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
+use test_support::{TestDatabase, shout};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -71,11 +71,6 @@ fn env_either(first: &str, second: &str) -> Option<String> {
         .ok()
         .or_else(|| std::env::var(second).ok())
         .filter(|value| !value.is_empty())
-}
-
-fn shout(message: &str) {
-    let line = "=".repeat(100);
-    eprintln!("\n{line}\n{message}\n{line}");
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -135,97 +130,17 @@ impl Figures {
 
 // ----- PostgreSQL databases of our own -----
 
-/// The URL with its path (the database name) replaced by `/{name}`; query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
+/// A database created for one scenario (`dispatch_bench_{tag}_…`), dropped (`WITH (FORCE)`)
+/// when the value is dropped, even by a panic.
+async fn bench_db(admin_url: &str, tag: &str) -> TestDatabase {
+    TestDatabase::create_at(admin_url, &format!("dispatch_bench_{tag}"))
+        .await
+        .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL server: {e}"))
 }
 
-/// A database created for one scenario; [`BenchDb::drop_now`] drops it (`Drop` too, as a
-/// fallback after a panic).
-struct BenchDb {
-    admin_url: String,
-    name: String,
-    url: String,
-    dropped: bool,
-}
-
-impl BenchDb {
-    async fn create(admin_url: &str, tag: &str) -> BenchDb {
-        let mut admin = PgConnection::connect(admin_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot reach the PostgreSQL server: {e}"));
-        let name = format!(
-            "dispatch_bench_{tag}_{}",
-            &Uuid::new_v4().simple().to_string()[..12]
-        );
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}"));
-        let _ = admin.close().await;
-        BenchDb {
-            admin_url: admin_url.to_owned(),
-            url: with_database(admin_url, &name),
-            name,
-            dropped: false,
-        }
-    }
-
-    /// The backplane channel of this deployment.
-    fn channel(&self) -> String {
-        format!("dispatch:{}", self.name)
-    }
-
-    async fn drop_now(mut self) {
-        self.dropped = true;
-        if let Err(error) = drop_database(&self.admin_url, &self.name).await {
-            shout(&format!("could not drop database {}: {error}", self.name));
-        }
-    }
-}
-
-async fn drop_database(admin_url: &str, name: &str) -> Result<(), sqlx::Error> {
-    let mut admin = PgConnection::connect(admin_url).await?;
-    sqlx::query(AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut admin)
-    .await?;
-    let _ = admin.close().await;
-    Ok(())
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if self.dropped {
-            return;
-        }
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            if let Err(error) = runtime.block_on(drop_database(&admin_url, &name)) {
-                shout(&format!("could not drop database {name}: {error}"));
-            }
-        })
-        .join();
-    }
+/// The backplane channel of the deployment on `db`.
+fn backplane_channel(db: &TestDatabase) -> String {
+    format!("dispatch:{}", db.name())
 }
 
 // ----- nodes -----
@@ -545,12 +460,12 @@ async fn cross_node(
     standby_events: usize,
     baseline: &Figures,
 ) {
-    let db = BenchDb::create(admin_url, kind).await;
-    let channel = db.channel();
-    let backplane_url = backplane_url.unwrap_or(&db.url).to_owned();
-    let a = Node::start(&db.url, Some((&backplane_url, &channel))).await;
+    let db = bench_db(admin_url, kind).await;
+    let channel = backplane_channel(&db);
+    let backplane_url = backplane_url.unwrap_or(db.url()).to_owned();
+    let a = Node::start(db.url(), Some((&backplane_url, &channel))).await;
     a.settle("A", RelayRole::Leader).await;
-    let b = Node::start(&db.url, Some((&backplane_url, &channel))).await;
+    let b = Node::start(db.url(), Some((&backplane_url, &channel))).await;
     b.settle("B", RelayRole::Standby).await;
     let at = base();
     let pairs = seed_region(
@@ -623,13 +538,13 @@ async fn cross_node(
     drop(on_b);
     a.stop().await;
     b.stop().await;
-    db.drop_now().await;
+    drop(db);
 }
 
 /// The baseline: one node on a fresh database, events inside the process (no backplane).
 async fn single_node(admin_url: &str, events: usize) -> Figures {
-    let db = BenchDb::create(admin_url, "single").await;
-    let node = Node::start(&db.url, None).await;
+    let db = bench_db(admin_url, "single").await;
+    let node = Node::start(db.url(), None).await;
     node.settle("single", RelayRole::Leader).await;
     let at = base();
     let pairs = seed_region(&node.state.store, "west", WARM_UP + events, at).await;
@@ -660,7 +575,7 @@ async fn single_node(admin_url: &str, events: usize) -> Figures {
     drop(first);
     drop(second);
     node.stop().await;
-    db.drop_now().await;
+    drop(db);
     run.on_a
 }
 
@@ -812,9 +727,9 @@ async fn main() {
     drop(dir);
     let pg = match &postgres {
         Some(admin_url) => {
-            let db = BenchDb::create(admin_url, "throughput").await;
-            let result = throughput(&db.url, "postgres", clients, per_client, seconds).await;
-            db.drop_now().await;
+            let db = bench_db(admin_url, "throughput").await;
+            let result = throughput(db.url(), "postgres", clients, per_client, seconds).await;
+            drop(db);
             Some(result)
         }
         None => None,

@@ -59,7 +59,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::Request;
 use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
-use cluster::{Node, NodeConfig, TestDb};
+use cluster::{Node, NodeConfig};
 use common::*;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
@@ -67,6 +67,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use proxy::Proxy;
 use serde_json::{Value, json};
+use test_support::TestDatabase;
 use tokio::sync::Barrier;
 use tokio::time::Instant;
 
@@ -214,8 +215,8 @@ fn assignment_ids(events: &[Value]) -> Vec<String> {
 
 /// A `JobAssigned` raised through A reaches subscribers on B and on A once each; a
 /// `RecommendationReady` computed on B reaches A. `backplane_url` and `kind` name the backplane.
-async fn events_cross_nodes(db: &TestDb, backplane_url: &str, kind: &str) {
-    let (a, b) = pair(&db.url, backplane_url, kind).await;
+async fn events_cross_nodes(db: &TestDatabase, backplane_url: &str, kind: &str) {
+    let (a, b) = pair(db.url(), backplane_url, kind).await;
     region(&a).await;
     let ana = contractor(&a, "Ana").await;
     let base = base();
@@ -268,7 +269,7 @@ mod an_event_raised_on_one_node_reaches_subscribers_of_the_other {
         let Some(redis) = cluster::redis().await else {
             return;
         };
-        let Some(db) = TestDb::create().await else {
+        let Some(db) = cluster::database().await else {
             return;
         };
         events_cross_nodes(&db, &redis.url, "redis").await;
@@ -276,10 +277,10 @@ mod an_event_raised_on_one_node_reaches_subscribers_of_the_other {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn over_postgres_notify() {
-        let Some(db) = TestDb::create().await else {
+        let Some(db) = cluster::database().await else {
             return;
         };
-        events_cross_nodes(&db, &db.url, "postgres").await;
+        events_cross_nodes(&db, db.url(), "postgres").await;
     }
 }
 
@@ -414,10 +415,10 @@ async fn one_winner(a: &Node, b: &Node, bodies: Vec<Value>, kinds: &[&str]) -> V
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_bookings_across_two_nodes_have_one_winner() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = cluster::database().await else {
         return;
     };
-    let (a, b) = pair(&db.url, &db.url, "postgres").await;
+    let (a, b) = pair(db.url(), db.url(), "postgres").await;
     region(&a).await;
     let base = base();
     let mut on_a = dispatcher_on(&a).await;
@@ -487,11 +488,11 @@ async fn events_committed_while_redis_is_cut_arrive_after_it_returns() {
     let Some(redis) = cluster::redis().await else {
         return;
     };
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = cluster::database().await else {
         return;
     };
     let proxy = Proxy::start(redis.host_port.clone()).await;
-    let (a, b) = pair(&db.url, &redis.via(proxy.addr), "redis").await;
+    let (a, b) = pair(db.url(), &redis.via(proxy.addr), "redis").await;
     region(&a).await;
     let base = base();
     let mut work = Vec::new();
@@ -545,11 +546,11 @@ async fn a_node_killed_right_after_a_commit_loses_no_event() {
     let Some(redis) = cluster::redis().await else {
         return;
     };
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = cluster::database().await else {
         return;
     };
     let holding = NodeConfig {
-        database_url: db.url.clone(),
+        database_url: db.url().to_owned(),
         backplane_url: redis.url.clone(),
         hold_events: true,
     };
@@ -595,10 +596,10 @@ async fn a_node_killed_right_after_a_commit_loses_no_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_token_from_one_node_is_accepted_by_the_other() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = cluster::database().await else {
         return;
     };
-    let (a, b) = pair(&db.url, &db.url, "postgres").await;
+    let (a, b) = pair(db.url(), db.url(), "postgres").await;
     region(&a).await;
     let ana = contractor(&a, "Ana").await;
     let base = base();

@@ -533,110 +533,45 @@ mod postgres {
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    use std::io::Write as _;
-    use std::time::Duration;
-
     use dispatch_store::Store;
-    use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
-    use uuid::Uuid;
+    use sqlx::{Connection as _, PgConnection};
+    use test_support::{TestDatabase, shout};
 
     use super::{BackendResult, measure};
 
     /// Measures PostgreSQL on a fresh database, dropped afterwards; `None` when no server is
     /// named.
     pub async fn measure_postgres() -> Option<BackendResult> {
-        let db = BenchDb::create().await?;
-        let store = Store::connect(&db.url).await.expect("PostgreSQL store");
+        let db = bench_db().await?;
+        let store = Store::connect(db.url()).await.expect("PostgreSQL store");
         let server: String = sqlx::query_scalar("SHOW server_version")
-            .fetch_one(&mut PgConnection::connect(&db.url).await.expect("connect"))
+            .fetch_one(&mut PgConnection::connect(db.url()).await.expect("connect"))
             .await
             .expect("version");
-        println!("PostgreSQL {server}, database {}", db.name);
+        println!("PostgreSQL {server}, database {}", db.name());
         let result = measure("postgres", &store).await;
         store.close().await;
         Some(result)
     }
 
-    /// A database created for the bench and dropped (`WITH (FORCE)`) when it ends, even by a panic.
-    struct BenchDb {
-        admin_url: String,
-        name: String,
-        url: String,
-    }
-
-    impl BenchDb {
-        /// `None` (after a loud message) when no server is named.
-        async fn create() -> Option<BenchDb> {
-            let named = ["DISPATCH_BENCH_POSTGRES_URL", "DISPATCH_TEST_POSTGRES_URL"]
-                .into_iter()
-                .find_map(|var| std::env::var(var).ok().map(|url| (var, url)));
-            let Some((var, admin_url)) = named else {
-                let line = "=".repeat(96);
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n{line}\nSKIPPED PostgreSQL: neither DISPATCH_BENCH_POSTGRES_URL nor \
-                     DISPATCH_TEST_POSTGRES_URL is set; only SQLite was measured. To compare:\n  \
-                     DISPATCH_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench \
-                     -p dispatch-store --bench assignments\n{line}"
-                );
-                return None;
-            };
-            let mut admin =
-                tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url))
-                    .await
-                    .unwrap_or_else(|_| {
-                        panic!("PostgreSQL named by {var} did not answer within 10 s")
-                    })
-                    .unwrap_or_else(|e| panic!("PostgreSQL named by {var} is unreachable: {e}"));
-            let name = format!(
-                "dispatch_bench_{}_{}",
-                std::process::id(),
-                &Uuid::new_v4().simple().to_string()[..12]
+    /// A database created for the bench and dropped (`WITH (FORCE)`) when it ends, even by a
+    /// panic; `None` (after a loud message) when no server is named.
+    async fn bench_db() -> Option<TestDatabase> {
+        let named = ["DISPATCH_BENCH_POSTGRES_URL", "DISPATCH_TEST_POSTGRES_URL"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok().map(|url| (var, url)));
+        let Some((var, admin_url)) = named else {
+            shout(
+                "SKIPPED PostgreSQL: neither DISPATCH_BENCH_POSTGRES_URL nor \
+                 DISPATCH_TEST_POSTGRES_URL is set; only SQLite was measured. To compare:\n  \
+                 DISPATCH_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test cargo bench \
+                 -p dispatch-store --bench assignments",
             );
-            sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                .execute(&mut admin)
-                .await
-                .unwrap_or_else(|e| {
-                    panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}")
-                });
-            let _ = admin.close().await;
-            let mut url = url::Url::parse(&admin_url).unwrap_or_else(|e| panic!("{var}: {e}"));
-            url.set_path(&format!("/{name}"));
-            Some(BenchDb {
-                admin_url,
-                name,
-                url: url.into(),
-            })
-        }
-    }
-
-    impl Drop for BenchDb {
-        fn drop(&mut self) {
-            // Drop cannot await and may run inside the runtime: a thread and a runtime of its own.
-            let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-            let dropped = std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| e.to_string())?;
-                rt.block_on(async {
-                    let mut admin = PgConnection::connect(&admin_url)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    sqlx::query(AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                    let _ = admin.close().await;
-                    Ok::<(), String>(())
-                })
-            })
-            .join();
-            if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_owned()) {
-                eprintln!("could not drop bench database {}: {e}", self.name);
-            }
-        }
+            return None;
+        };
+        let db = TestDatabase::create_at(&admin_url, "dispatch_bench")
+            .await
+            .unwrap_or_else(|e| panic!("PostgreSQL named by {var} is unreachable: {e}"));
+        Some(db)
     }
 }

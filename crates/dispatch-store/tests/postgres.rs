@@ -29,6 +29,7 @@ use dispatch_store::{
 };
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use suite::fixtures::*;
+use test_support::TestDatabase;
 
 /// The variable naming the server.
 const URL_VAR: &str = "DISPATCH_TEST_POSTGRES_URL";
@@ -36,117 +37,20 @@ const URL_VAR: &str = "DISPATCH_TEST_POSTGRES_URL";
 /// The store's outbox advisory lock (`OUTBOX_LOCK` in src/postgres/mod.rs).
 const OUTBOX_LOCK: i64 = 0x6469_7370_6174_6368;
 
-/// Writes past the test harness's output capture, so a skip is seen even when tests pass.
-fn shout(message: &str) {
-    let line = "=".repeat(100);
-    let _ = writeln!(std::io::stderr(), "\n{line}\n{message}\n{line}");
+/// A fresh, empty database for one test, dropped when it ends; `None` when the PostgreSQL tests
+/// are skipped (see the module docs). Panics when they must run and cannot.
+async fn test_db() -> Option<TestDatabase> {
+    TestDatabase::create(URL_VAR, "dispatch_test", "PostgreSQL store test").await
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+/// A store on this database (migrated on connect).
+async fn store(db: &TestDatabase) -> Store {
+    Store::connect(db.url()).await.expect("connect")
 }
 
-/// A database created for one test and dropped when the test ends.
-struct TestDb {
-    /// The URL given in `DISPATCH_TEST_POSTGRES_URL`, used to create and drop the database.
-    admin_url: String,
-    /// The new database's name.
-    name: String,
-    /// The URL of the new database.
-    url: String,
-}
-
-impl TestDb {
-    /// A fresh, empty database; `None` when the PostgreSQL tests are skipped (see the module
-    /// docs). Panics when they must run and cannot.
-    async fn create() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(URL_VAR) else {
-            shout(&format!(
-                "SKIPPED: {URL_VAR} not set; this PostgreSQL store test did not run. To run it: \
-                 export {URL_VAR}=postgres://postgres@127.0.0.1:5432/test"
-            ));
-            return None;
-        };
-        let mut admin =
-            match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url))
-                .await
-            {
-                Ok(Ok(conn)) => conn,
-                failure => {
-                    let why = match failure {
-                        Ok(Err(e)) => e.to_string(),
-                        _ => "no answer within 10 s".to_owned(),
-                    };
-                    let message = format!("PostgreSQL named by {URL_VAR} is unreachable: {why}");
-                    if in_ci() {
-                        panic!("{message} (CI=true: the PostgreSQL store tests must run)");
-                    }
-                    shout(&format!(
-                        "SKIPPED: {message}; this PostgreSQL store test did not run"
-                    ));
-                    return None;
-                }
-            };
-        let name = format!(
-            "dispatch_test_{}_{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}"));
-        let _ = admin.close().await;
-        let mut url = url::Url::parse(&admin_url).expect("DISPATCH_TEST_POSTGRES_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        Some(TestDb {
-            admin_url,
-            name,
-            url: url.into(),
-        })
-    }
-
-    /// A store on this database (migrated on connect).
-    async fn store(&self) -> Store {
-        Store::connect(&self.url).await.expect("connect")
-    }
-
-    /// A plain connection to this database, for what the store does not offer.
-    async fn raw(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("raw connect")
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Drop cannot await, and may run inside the test's runtime: use a thread of its own.
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            rt.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // FORCE: a panicking test leaves its pool's connections open.
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = admin.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        if let Ok(Err(e)) | Err(e) = dropped.map_err(|_| "panicked".to_owned()) {
-            shout(&format!("could not drop test database {}: {e}", self.name));
-        }
-    }
+/// A plain connection to this database, for what the store does not offer.
+async fn raw(db: &TestDatabase) -> PgConnection {
+    PgConnection::connect(db.url()).await.expect("raw connect")
 }
 
 /// One `#[tokio::test]` per suite behaviour, each on its own database. Multi-threaded, so the
@@ -157,8 +61,8 @@ macro_rules! postgres_suite {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn $name() {
-                let Some(db) = TestDb::create().await else { return };
-                let store = db.store().await;
+                let Some(db) = test_db().await else { return };
+                let store = store(&db).await;
                 assert_eq!(store.backend_name(), "postgres");
                 suite::$name(store.clone()).await;
                 store.close().await;
@@ -232,12 +136,11 @@ async fn unreachable_server_and_bad_urls() {
 
 #[tokio::test]
 async fn missing_database_is_unavailable_with_the_cause() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let mut url = url::Url::parse(&db.url).expect("url");
-    url.set_path("/dispatch_no_such_database");
-    match Store::connect(url.as_str()).await {
+    let url = test_support::with_database(db.url(), "dispatch_no_such_database");
+    match Store::connect(&url).await {
         Err(StoreError::Unavailable(msg)) => {
             assert!(msg.contains("dispatch_no_such_database"), "{msg}");
             assert!(msg.contains("does not exist"), "{msg}");
@@ -248,10 +151,10 @@ async fn missing_database_is_unavailable_with_the_cause() {
 
 #[tokio::test]
 async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 2, 3).await;
     let a = assignment(
         1,
@@ -274,8 +177,8 @@ async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
     store.close().await;
 
     // Both schemes, and several stores at once (as several nodes starting together would).
-    let postgresql = db.url.replacen("postgres://", "postgresql://", 1);
-    let (s1, s2) = tokio::join!(Store::connect(&db.url), Store::connect(&postgresql));
+    let postgresql = db.url().replacen("postgres://", "postgresql://", 1);
+    let (s1, s2) = tokio::join!(Store::connect(db.url()), Store::connect(&postgresql));
     for store in [s1.expect("reconnect"), s2.expect("reconnect")] {
         assert_eq!(store.backend_name(), "postgres");
         assert_eq!(
@@ -288,7 +191,7 @@ async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
         store.close().await;
     }
 
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(&mut conn)
         .await
@@ -311,12 +214,12 @@ async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
 /// and a second live assignment of a job, and allows touching slots and ended history.
 #[tokio::test]
 async fn the_database_itself_refuses_double_booking() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 2, 3).await;
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     let insert = |n: u128, job: usize, contractor: usize, start: u32, end: u32, status: &str| {
         let sql = format!(
             "INSERT INTO assignments (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status) \
@@ -395,15 +298,15 @@ async fn wait_until_blocked(conn: &mut PgConnection) {
 /// `ContractorBusy` naming the other writer's assignment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn constraint_violations_are_reported_as_assignment_conflicts() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 3, 3).await;
-    let mut observer = db.raw().await;
+    let mut observer = raw(&db).await;
 
     // 1. Contractor 0, 16:00–18:00, inserted by another writer and not yet committed.
-    let mut other = db.raw().await;
+    let mut other = raw(&db).await;
     let mut tx = other.begin().await.expect("begin");
     let theirs = AssignmentId::from_u128(0xE1);
     sqlx::query(
@@ -500,10 +403,10 @@ async fn constraint_violations_are_reported_as_assignment_conflicts() {
 /// write with events waits for it; so a later sequence is never visible before an earlier one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn outbox_sequences_follow_commit_order() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 1, 1).await;
     const N: u128 = 60;
     for n in 0..N {
@@ -514,8 +417,8 @@ async fn outbox_sequences_follow_commit_order() {
     }
 
     // 1. Another appender holds the lock: ours waits, then gets the next sequence.
-    let mut observer = db.raw().await;
-    let mut other = db.raw().await;
+    let mut observer = raw(&db).await;
+    let mut other = raw(&db).await;
     let mut tx = other.begin().await.expect("begin");
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(OUTBOX_LOCK)
@@ -617,11 +520,11 @@ fn pending_recommendation(n: u128, job: JobId) -> RecommendationRecord {
 /// A genuine serialization failure from the server is retryable (so a 503, not a 500).
 #[tokio::test]
 async fn serialization_failures_are_retryable() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let mut a = db.raw().await;
-    let mut b = db.raw().await;
+    let mut a = raw(&db).await;
+    let mut b = raw(&db).await;
     sqlx::query("CREATE TABLE t (n int)")
         .execute(&mut a)
         .await
@@ -660,10 +563,10 @@ async fn serialization_failures_are_retryable() {
 /// database failure.
 #[tokio::test]
 async fn nul_characters_are_invalid_input() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     store.create_region(&region("west")).await.expect("region");
     let mut named = contractor(1, "west");
     named.name = "Ana\0Ruiz".into();
@@ -689,10 +592,10 @@ async fn nul_characters_are_invalid_input() {
 /// `timestamptz` keeps microseconds: finer digits of an assignment's times are dropped.
 #[tokio::test]
 async fn assignment_times_keep_microseconds() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 1, 1).await;
     let start = at(16, 0) + chrono::Duration::nanoseconds(123_456_789);
     let mut a = assignment(
@@ -713,10 +616,10 @@ async fn assignment_times_keep_microseconds() {
 
 #[tokio::test]
 async fn orphaned_idempotency_claims_are_taken_over() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     assert_eq!(
         store
             .idempotency_begin("jobs", "k", "h")
@@ -726,7 +629,7 @@ async fn orphaned_idempotency_claims_are_taken_over() {
     );
     // The claim's process died six minutes ago.
     sqlx::query("UPDATE idempotency_keys SET updated_at = now() - interval '6 minutes'")
-        .execute(&mut db.raw().await)
+        .execute(&mut raw(&db).await)
         .await
         .expect("age");
     let mut tasks = vec![];
@@ -749,10 +652,10 @@ async fn orphaned_idempotency_claims_are_taken_over() {
 
 #[tokio::test]
 async fn corrupt_rows_are_errors_not_panics() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let w = world(&store, 1, 1).await;
     let a = assignment(
         1,
@@ -766,7 +669,7 @@ async fn corrupt_rows_are_errors_not_panics() {
         .create_assignment(&a, &decision(&a), &[])
         .await
         .expect("assign");
-    let mut conn = db.raw().await;
+    let mut conn = raw(&db).await;
     for sql in [
         "UPDATE contractors SET body = '{\"not\": \"a contractor\"}'",
         "UPDATE jobs SET body = '{\"id\": 5}'",
@@ -834,11 +737,11 @@ async fn lease_within_5s(store: &Store) -> dispatch_store::RelayLease {
 /// outside the pool; dropping it frees it for the other node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_lease_is_exclusive_across_nodes() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let (first, second) = (db.store().await, db.store().await);
-    let mut admin = db.raw().await;
+    let (first, second) = (store(&db).await, store(&db).await);
+    let mut admin = raw(&db).await;
     assert_eq!(relay_lease_holder(&mut admin).await, None);
 
     let mut lease = first
@@ -876,7 +779,7 @@ async fn relay_lease_is_exclusive_across_nodes() {
     assert!(taken.still_held().await);
     let new_holder = relay_lease_holder(&mut admin).await.expect("a holder");
     assert_ne!(new_holder, holder);
-    let third = db.store().await;
+    let third = store(&db).await;
     assert!(third.try_relay_lease().await.expect("try").is_none());
 
     // `release` frees it at once: no waiting for the server to notice a closed socket.
@@ -896,11 +799,11 @@ async fn relay_lease_is_exclusive_across_nodes() {
 /// administrator terminates it): `still_held` says so, for good, and another node takes over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_lease_is_lost_with_its_session() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let (first, second) = (db.store().await, db.store().await);
-    let mut admin = db.raw().await;
+    let (first, second) = (store(&db).await, store(&db).await);
+    let mut admin = raw(&db).await;
     let mut lease = first
         .try_relay_lease()
         .await
@@ -958,17 +861,17 @@ async fn relay_lease_is_freed_when_its_process_is_killed() {
         tokio::time::sleep(Duration::from_secs(60)).await;
         panic!("the child was not killed");
     }
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let store = db.store().await;
+    let store = store(&db).await;
     let mut child = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([
             "relay_lease_is_freed_when_its_process_is_killed",
             "--exact",
             "--nocapture",
         ])
-        .env(LEASE_CHILD_VAR, &db.url)
+        .env(LEASE_CHILD_VAR, db.url())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -999,11 +902,11 @@ async fn relay_lease_is_freed_when_its_process_is_killed() {
 /// scan from the cursor; backwards for the last sent sequence).
 #[tokio::test]
 async fn outbox_reads_use_the_primary_key() {
-    let Some(db) = TestDb::create().await else {
+    let Some(db) = test_db().await else {
         return;
     };
-    let _store = db.store().await;
-    let mut conn = db.raw().await;
+    let _store = store(&db).await;
+    let mut conn = raw(&db).await;
     sqlx::query(
         "INSERT INTO outbox (channels, target, payload, sent_at) \
          SELECT '{/x}', 'X', '{}', CASE WHEN n <= 19000 THEN now() END \

@@ -1,15 +1,15 @@
 //! The pieces of a cluster under test: a PostgreSQL database of its own, the Redis server the
-//! environment names, and real `dispatch serve` processes sharing them.
+//! environment names (both through `test_support`), and real `dispatch serve` processes
+//! sharing them.
 
 use std::fs::File;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
+use test_support::{TestDatabase, shout};
 
 use crate::common::{Api, SECRET};
 
@@ -20,172 +20,22 @@ pub const REDIS_VAR: &str = "DISPATCH_TEST_REDIS_URL";
 /// How long a node may take to start (migrations included) on a busy machine.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Writes past the test harness's output capture, so that a skip is seen even when tests pass.
-pub fn shout(message: &str) {
-    let line = "=".repeat(100);
-    let _ = writeln!(std::io::stderr(), "\n{line}\n{message}\n{line}");
-}
+/// What the skip banners call these tests.
+const PURPOSE: &str = "multi-node test";
 
-/// Whether this is CI (`CI=true`), where a service named but unreachable is a failure.
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|value| value == "true")
-}
-
-/// A service named in `var` cannot be reached: fails in CI, otherwise skips loudly.
-fn unreachable(var: &str, why: &str) {
-    let message = format!("the server named by {var} is unreachable: {why}");
-    assert!(
-        !in_ci(),
-        "{message} (CI=true: the multi-node tests must run)"
-    );
-    shout(&format!(
-        "SKIPPED: {message}; this multi-node test did not run"
-    ));
-}
-
-/// The URL with its path (the database name) replaced by `/{name}`; query kept.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |at| at + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |at| authority_start + at);
-    let mut out = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
-/// A PostgreSQL database created for one test and dropped (with `FORCE`) when it ends, even by
-/// a panic.
-pub struct TestDb {
-    /// The URL given in [`POSTGRES_VAR`], used to create and drop the database.
-    admin_url: String,
-    /// The new database's name.
-    name: String,
-    /// The URL of the new database.
-    pub url: String,
-}
-
-impl TestDb {
-    /// A fresh, empty database; `None` when the test is skipped (variable not set, or the server
-    /// unreachable outside CI). Panics when it must run and cannot.
-    pub async fn create() -> Option<TestDb> {
-        let Ok(admin_url) = std::env::var(POSTGRES_VAR) else {
-            shout(&format!(
-                "SKIPPED: {POSTGRES_VAR} not set; this multi-node test did not run. To run it: \
-                 export {POSTGRES_VAR}=postgres://postgres@127.0.0.1:5432/test \
-                 {REDIS_VAR}=redis://127.0.0.1:6379"
-            ));
-            return None;
-        };
-        let mut admin =
-            match tokio::time::timeout(Duration::from_secs(10), PgConnection::connect(&admin_url))
-                .await
-            {
-                Ok(Ok(connection)) => connection,
-                Ok(Err(error)) => {
-                    unreachable(POSTGRES_VAR, &error.to_string());
-                    return None;
-                }
-                Err(_) => {
-                    unreachable(POSTGRES_VAR, "no answer within 10 s");
-                    return None;
-                }
-            };
-        let name = format!(
-            "dispatch_multinode_{}_{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&mut admin)
-            .await
-            .unwrap_or_else(|e| panic!("CREATE DATABASE {name} (the user needs CREATEDB): {e}"));
-        let _ = admin.close().await;
-        let url = with_database(&admin_url, &name);
-        Some(TestDb {
-            admin_url,
-            name,
-            url,
-        })
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        // Drop cannot await and runs inside the test's runtime: use a thread of its own.
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                // FORCE: a node killed by the test may still have sessions being torn down.
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map_err(|e| e.to_string())?;
-                let _ = admin.close().await;
-                Ok::<(), String>(())
-            })
-        })
-        .join();
-        if let Ok(Err(error)) | Err(error) = dropped.map_err(|_| "panicked".to_owned()) {
-            shout(&format!(
-                "could not drop test database {}: {error}",
-                self.name
-            ));
-        }
-    }
+/// A fresh PostgreSQL database named by [`POSTGRES_VAR`] for one test, dropped (with `FORCE`)
+/// when it ends, even by a panic; `None` when the test is skipped (variable not set, or the
+/// server unreachable outside CI). Panics when it must run and cannot.
+pub async fn database() -> Option<TestDatabase> {
+    TestDatabase::create(POSTGRES_VAR, "dispatch_multinode", PURPOSE).await
 }
 
 /// The Redis server named by [`REDIS_VAR`]: its URL and `host:port`; `None` when the test is
-/// skipped (see [`TestDb::create`] for the rules).
+/// skipped (same rules as [`database`]).
 pub async fn redis() -> Option<Redis> {
-    let Ok(url) = std::env::var(REDIS_VAR) else {
-        shout(&format!(
-            "SKIPPED: {REDIS_VAR} not set; this multi-node Redis test did not run. To run it: \
-             export {REDIS_VAR}=redis://127.0.0.1:6379"
-        ));
-        return None;
-    };
-    let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let host_port = if host_port.contains(':') {
-        host_port.to_owned()
-    } else {
-        format!("{host_port}:6379")
-    };
-    match tokio::time::timeout(
-        Duration::from_secs(5),
-        tokio::net::TcpStream::connect(&host_port),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Some(Redis { url, host_port }),
-        Ok(Err(error)) => {
-            unreachable(REDIS_VAR, &error.to_string());
-            None
-        }
-        Err(_) => {
-            unreachable(REDIS_VAR, "no answer within 5 s");
-            None
-        }
-    }
+    let url = test_support::service_url(REDIS_VAR, "multi-node Redis test").await?;
+    let host_port = test_support::host_port(&url);
+    Some(Redis { url, host_port })
 }
 
 /// A reachable Redis server.
@@ -375,25 +225,4 @@ impl Node {
 fn free_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_name_is_replaced() {
-        assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/test", "x"),
-            "postgres://postgres@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
-        assert_eq!(
-            with_database("postgres://h:5432", "x"),
-            "postgres://h:5432/x"
-        );
-    }
 }
