@@ -85,6 +85,9 @@ pub struct ServeArgs {
     /// clients hear them.
     #[arg(long, env = "DISPATCH_RELAY_START_DELAY_MS", default_value_t = 3000)]
     pub relay_start_delay_ms: u64,
+    /// Hours sent events stay in the outbox before the relay prunes them; 0 keeps them.
+    #[arg(long, env = "DISPATCH_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
+    pub outbox_retention_hours: u64,
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,

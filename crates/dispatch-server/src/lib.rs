@@ -173,6 +173,8 @@ pub struct RunOptions {
     /// Wait before sending a backlog found on becoming the relay (left by an earlier run or a
     /// node that died).
     pub relay_start_delay: std::time::Duration,
+    /// How long sent events stay in the outbox; zero keeps them.
+    pub outbox_retention: std::time::Duration,
 }
 
 impl Default for RunOptions {
@@ -181,6 +183,7 @@ impl Default for RunOptions {
             workers: 2,
             hold_events: false,
             relay_start_delay: std::time::Duration::from_secs(3),
+            outbox_retention: std::time::Duration::from_secs(7 * 24 * 3600),
         }
     }
 }
@@ -280,6 +283,7 @@ impl Service {
             status: Arc::clone(&state.relay_status),
             hold: options.hold_events,
             start_delay: options.relay_start_delay,
+            retention: options.outbox_retention,
         };
         let relay = tokio::spawn(relay.run(stopped(stop_rx.clone())));
         axum::serve(listener, router)

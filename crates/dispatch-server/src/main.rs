@@ -76,6 +76,9 @@ async fn main() -> anyhow::Result<()> {
                 workers: args.workers,
                 hold_events: args.hold_events,
                 relay_start_delay: std::time::Duration::from_millis(args.relay_start_delay_ms),
+                outbox_retention: std::time::Duration::from_secs(
+                    args.outbox_retention_hours.saturating_mul(3600),
+                ),
             };
             service.run(listener, options, shutdown_signal()).await
         }

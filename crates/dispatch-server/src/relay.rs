@@ -11,6 +11,10 @@
 //!
 //! While the backplane is down, publishing fails, nothing is marked, and the events wait in the
 //! outbox; the leader keeps trying and they go out, in order, when it returns.
+//!
+//! The leader also prunes the outbox hourly: sent events older than the retention go (unsent
+//! ones never do). Nodes read gaps from the outbox, so the retention only has to outlast the
+//! longest a node stays connected but behind — minutes; the default is a week, for audits.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -30,6 +34,8 @@ const TICK: Duration = Duration::from_secs(1);
 const STANDBY_RETRY: Duration = Duration::from_secs(2);
 /// How often the leader checks it still holds the lease.
 const LEASE_CHECK: Duration = Duration::from_secs(2);
+/// How often the leader prunes the outbox.
+const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 
 /// What this node's relay is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -97,6 +103,8 @@ pub struct Relay {
     /// Wait before sending a backlog found on taking the lease, so that the clients of a node
     /// that died (or of this one, restarting) have reconnected and hear it.
     pub start_delay: Duration,
+    /// How long sent events stay in the outbox (nodes read gaps from it); zero keeps them.
+    pub retention: Duration,
 }
 
 impl Relay {
@@ -160,8 +168,13 @@ impl Relay {
             }
         };
         let mut checked = Instant::now();
+        let mut pruned: Option<Instant> = None;
         let mut failing = false;
         loop {
+            if !self.retention.is_zero() && pruned.is_none_or(|at| at.elapsed() >= PRUNE_INTERVAL) {
+                self.prune().await;
+                pruned = Some(Instant::now());
+            }
             if checked.elapsed() >= LEASE_CHECK {
                 if !lease.still_held().await {
                     tracing::warn!("the relay lease was lost; standing by");
@@ -192,6 +205,21 @@ impl Relay {
                 () = tokio::time::sleep(TICK) => {}
                 () = &mut *shutdown => return true,
             }
+        }
+    }
+
+    /// Deletes sent events older than the retention (a failure waits for the next hour).
+    async fn prune(&self) {
+        let Ok(retention) = chrono::Duration::from_std(self.retention) else {
+            return;
+        };
+        let Some(before) = chrono::Utc::now().checked_sub_signed(retention) else {
+            return;
+        };
+        match self.store.prune_sent_events(before).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, %before, "pruned sent events from the outbox"),
+            Err(error) => tracing::warn!(%error, "cannot prune the outbox"),
         }
     }
 

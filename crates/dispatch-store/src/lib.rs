@@ -507,6 +507,12 @@ impl Store {
         delegate!(self.deployment_id())
     }
 
+    /// Deletes events marked sent before `before` — except the newest sent one — and returns
+    /// how many: the outbox's retention. Unsent events are never deleted.
+    pub async fn prune_sent_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        delegate!(self.prune_sent_events(before))
+    }
+
     /// The highest sequence marked sent; 0 when none is.
     pub async fn last_sent_sequence(&self) -> Result<i64, StoreError> {
         delegate!(self.last_sent_sequence())

@@ -66,6 +66,7 @@ sqlite_suite!(
     events_after_cursor_misses_nothing_under_concurrent_writers,
     relay_lease_is_granted_and_held,
     deployment_id_is_random_and_stable,
+    pruning_keeps_unsent_events_and_the_newest_sent_one,
 );
 
 #[tokio::test]

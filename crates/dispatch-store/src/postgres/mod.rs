@@ -1189,6 +1189,19 @@ impl PgStore {
             .map_err(pg_error)
     }
 
+    pub(crate) async fn prune_sent_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        // The newest sent event stays: it is what `last_sent_sequence` answers.
+        sqlx::query(
+            "DELETE FROM outbox WHERE sent_at < $1 AND sequence < \
+             (SELECT max(sequence) FROM outbox WHERE sent_at IS NOT NULL)",
+        )
+        .bind(before)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+        .map_err(pg_error)
+    }
+
     pub(crate) async fn try_relay_lease(&self) -> Result<Option<PgLease>, StoreError> {
         PgLease::try_acquire(&self.pool.connect_options()).await
     }

@@ -998,7 +998,22 @@ impl SqliteStore {
         .await;
         finish(tx, result).await
     }
+
+    pub(crate) async fn prune_sent_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let mut tx = self.begin_write().await?;
+        let result = sqlx::query(PRUNE_SENT_EVENTS_SQLITE)
+            .bind(ts(&before))
+            .execute(&mut *tx)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(StoreError::from);
+        finish(tx, result).await
+    }
 }
+
+/// Sent events older than `?`, except the newest sent one (it is `last_sent_sequence`).
+const PRUNE_SENT_EVENTS_SQLITE: &str = "DELETE FROM outbox WHERE sent_at < ? AND sequence < \
+     (SELECT max(sequence) FROM outbox WHERE sent_at IS NOT NULL)";
 
 // ----- transaction bodies -----
 

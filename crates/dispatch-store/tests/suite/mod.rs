@@ -48,6 +48,7 @@ pub const ALL: &[&str] = &[
     "events_after_cursor_misses_nothing_under_concurrent_writers",
     "relay_lease_is_granted_and_held",
     "deployment_id_is_random_and_stable",
+    "pruning_keeps_unsent_events_and_the_newest_sent_one",
 ];
 
 pub async fn ping_and_backend_name(store: Store) {
@@ -1623,4 +1624,47 @@ pub async fn deployment_id_is_random_and_stable(store: Store) {
     assert_eq!(id.len(), 32, "{id}");
     assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
     assert_eq!(store.deployment_id().await.expect("again"), id);
+}
+
+pub async fn pruning_keeps_unsent_events_and_the_newest_sent_one(store: Store) {
+    let w = world(&store, 1, 1).await;
+    let a = assignment(
+        1,
+        &w.jobs[0],
+        &w.contractors[0],
+        w.audits[0].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    let events: Vec<_> = (0..4).map(|_| job_assigned(&a, "west")).collect();
+    store
+        .create_assignment(&a, &decision(&a), &events)
+        .await
+        .expect("assign");
+    let all = store.events_after(0, 10, false).await.expect("read");
+    let sequences: Vec<i64> = all.iter().map(|e| e.sequence).collect();
+    assert_eq!(sequences.len(), 4);
+    // Nothing is sent yet: nothing may go.
+    let future = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(store.prune_sent_events(future).await.expect("prune"), 0);
+
+    store.mark_events_sent(&sequences[..3]).await.expect("mark");
+    // Marked just now: older than an hour ago is nothing.
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    assert_eq!(store.prune_sent_events(past).await.expect("prune"), 0);
+    // Everything sent is old enough, but the newest sent event and the unsent one stay.
+    assert_eq!(store.prune_sent_events(future).await.expect("prune"), 2);
+    let left: Vec<i64> = store
+        .events_after(0, 10, false)
+        .await
+        .expect("read")
+        .iter()
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(left, sequences[2..].to_vec());
+    assert_eq!(
+        store.last_sent_sequence().await.expect("last"),
+        sequences[2]
+    );
+    assert_eq!(store.pending_events(10).await.expect("pending").len(), 1);
 }
