@@ -113,24 +113,22 @@ impl Relay {
         tokio::pin!(shutdown);
         loop {
             let lease = match self.store.try_relay_lease().await {
-                Ok(Some(lease)) => lease,
+                Ok(Some(lease)) => Some(lease),
                 Ok(None) => {
                     self.status.set(RelayRole::Standby);
-                    if sleep_or(STANDBY_RETRY, &mut shutdown).await {
-                        break;
-                    }
-                    continue;
+                    None
                 }
                 Err(error) => {
                     self.status.set(RelayRole::Idle);
                     tracing::warn!(%error, "cannot take the relay lease; retrying");
-                    if sleep_or(STANDBY_RETRY, &mut shutdown).await {
-                        break;
-                    }
-                    continue;
+                    None
                 }
             };
-            if self.lead(lease, &mut shutdown).await {
+            let stopping = match lease {
+                Some(lease) => self.lead(lease, &mut shutdown).await,
+                None => sleep_or(STANDBY_RETRY, &mut shutdown).await,
+            };
+            if stopping {
                 break;
             }
         }
