@@ -7,6 +7,8 @@
 //! [`StoreError::is_retryable`] is true (`Contention`, busy or aborted `Database` errors) are
 //! 503s; everything else is a 500 whose cause is logged, not shown.
 
+use std::fmt::Display;
+
 use dispatch_core::AssignmentId;
 
 /// An error from a [`crate::Store`] operation.
@@ -161,4 +163,74 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Is this a foreign-key violation?
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// Maps the error of an insert: a unique violation is a `Conflict` saying what `exists`, a
+/// foreign-key violation one saying what is `missing`; anything else stays a database error.
+fn insert_error(
+    e: sqlx::Error,
+    exists: impl FnOnce() -> String,
+    missing: impl FnOnce() -> String,
+) -> StoreError {
+    if is_unique_violation(&e) {
+        StoreError::Conflict(exists())
+    } else if is_foreign_key_violation(&e) {
+        StoreError::Conflict(missing())
+    } else {
+        e.into()
+    }
+}
+
+/// The error of inserting a contractor, worded the same on every backend.
+pub(crate) fn contractor_insert_error(e: sqlx::Error, c: &dispatch_core::Contractor) -> StoreError {
+    insert_error(
+        e,
+        || format!("contractor {} already exists", c.id),
+        || {
+            format!(
+                "region {} does not exist; create it before its contractors",
+                c.region
+            )
+        },
+    )
+}
+
+/// The error of inserting a job, worded the same on every backend.
+pub(crate) fn job_insert_error(e: sqlx::Error, job: &dispatch_core::Job) -> StoreError {
+    insert_error(
+        e,
+        || format!("job {} already exists", job.id),
+        || {
+            format!(
+                "region {} does not exist; create it before its jobs",
+                job.region
+            )
+        },
+    )
+}
+
+/// The error of inserting a recommendation request, worded the same on every backend.
+pub(crate) fn recommendation_insert_error(
+    e: sqlx::Error,
+    rec: &crate::types::RecommendationRecord,
+) -> StoreError {
+    insert_error(
+        e,
+        || format!("recommendation request {} already exists", rec.request_id),
+        || format!("job {} does not exist", rec.job_id),
+    )
+}
+
+/// The error of inserting an audit record, worded the same on every backend.
+pub(crate) fn audit_insert_error(
+    e: sqlx::Error,
+    id: impl Display,
+    job: impl Display,
+    region: impl Display,
+) -> StoreError {
+    insert_error(
+        e,
+        || format!("audit record {id} already exists"),
+        || format!("the audit record's job {job} or region {region} does not exist"),
+    )
 }

@@ -89,7 +89,10 @@ use uuid::Uuid;
 use crate::codec::{
     Cursor, CursorKind, job_status_str, parse_job_status, parse_source, source_str, to_json, ts,
 };
-use crate::error::{AssignmentConflict, StoreError, is_foreign_key_violation, is_unique_violation};
+use crate::error::{
+    AssignmentConflict, StoreError, audit_insert_error, contractor_insert_error,
+    is_foreign_key_violation, is_unique_violation, job_insert_error, recommendation_insert_error,
+};
 use crate::types::{
     AuditRecord, Decision, IdempotencyBegin, NewOutboxEvent, OutboxEvent, Page, PageRequest,
     RecommendationRecord, RecommendationStatus, RequestId,
@@ -405,18 +408,7 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("contractor {} already exists", c.id))
-                } else if is_foreign_key_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "region {} does not exist; create it before its contractors",
-                        c.region
-                    ))
-                } else {
-                    e.into()
-                }
-            })
+            .map_err(|e| contractor_insert_error(e, c))
         })
         .await
     }
@@ -572,18 +564,7 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!("job {} already exists", job.id))
-                } else if is_foreign_key_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "region {} does not exist; create it before its jobs",
-                        job.region
-                    ))
-                } else {
-                    e.into()
-                }
-            })
+            .map_err(|e| job_insert_error(e, job))
         })
         .await
     }
@@ -848,18 +829,7 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .map(|_| ())
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::Conflict(format!(
-                        "recommendation request {} already exists",
-                        rec.request_id
-                    ))
-                } else if is_foreign_key_violation(&e) {
-                    StoreError::Conflict(format!("job {} does not exist", rec.job_id))
-                } else {
-                    e.into()
-                }
-            })
+            .map_err(|e| recommendation_insert_error(e, rec))
         })
         .await
     }
@@ -1649,18 +1619,7 @@ async fn insert_audit(conn: &mut PgConnection, row: &AuditRow) -> Result<(), Sto
     .execute(&mut *conn)
     .await
     .map(|_| ())
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!("audit record {} already exists", row.id))
-        } else if is_foreign_key_violation(&e) {
-            StoreError::Conflict(format!(
-                "the audit record's job {} or region {} does not exist",
-                row.job_id, row.region
-            ))
-        } else {
-            e.into()
-        }
-    })
+    .map_err(|e| audit_insert_error(e, row.id, row.job_id, &row.region))
 }
 
 // ----- row mapping -----

@@ -42,7 +42,10 @@ use crate::codec::{
     Cursor, CursorKind, from_json, job_status_str, parse_id, parse_job_status, parse_source,
     parse_ts, source_str, to_json, ts,
 };
-use crate::error::{AssignmentConflict, StoreError, is_foreign_key_violation, is_unique_violation};
+use crate::error::{
+    AssignmentConflict, StoreError, audit_insert_error, contractor_insert_error,
+    is_foreign_key_violation, is_unique_violation, job_insert_error, recommendation_insert_error,
+};
 use crate::types::{
     AuditRecord, Decision, IdempotencyBegin, NewOutboxEvent, OutboxEvent, Page, PageRequest,
     RecommendationRecord, RecommendationStatus, RequestId,
@@ -284,19 +287,7 @@ impl SqliteStore {
                 .bind(&now)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        // Or is in the batch twice; either way nothing was stored.
-                        StoreError::Conflict(format!("contractor {} already exists", c.id))
-                    } else if is_foreign_key_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "region {} does not exist; create it before its contractors",
-                            c.region
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(|e| contractor_insert_error(e, c))?;
             }
             Ok(())
         }
@@ -440,18 +431,7 @@ impl SqliteStore {
                 .bind(&now)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| {
-                    if is_unique_violation(&e) {
-                        StoreError::Conflict(format!("job {} already exists", job.id))
-                    } else if is_foreign_key_violation(&e) {
-                        StoreError::Conflict(format!(
-                            "region {} does not exist; create it before its jobs",
-                            job.region
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })?;
+                .map_err(|e| job_insert_error(e, job))?;
             }
             Ok(())
         }
@@ -668,18 +648,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map(|_| ())
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict(format!(
-                    "recommendation request {} already exists",
-                    rec.request_id
-                ))
-            } else if is_foreign_key_violation(&e) {
-                StoreError::Conflict(format!("job {} does not exist", rec.job_id))
-            } else {
-                e.into()
-            }
-        });
+        .map_err(|e| recommendation_insert_error(e, rec));
         finish(tx, result).await
     }
 
@@ -1392,18 +1361,7 @@ async fn insert_audit(conn: &mut SqliteConnection, row: &AuditRow) -> Result<(),
     .execute(&mut *conn)
     .await
     .map(|_| ())
-    .map_err(|e| {
-        if is_unique_violation(&e) {
-            StoreError::Conflict(format!("audit record {} already exists", row.id))
-        } else if is_foreign_key_violation(&e) {
-            StoreError::Conflict(format!(
-                "the audit record's job {} or region {} does not exist",
-                row.job_id, row.region
-            ))
-        } else {
-            e.into()
-        }
-    })
+    .map_err(|e| audit_insert_error(e, &row.id, &row.job_id, &row.region))
 }
 
 // ----- row mapping -----
