@@ -26,7 +26,8 @@
 //! sequence order — which is commit order (see dispatch-store's outbox).
 //!
 //! The channel also carries rings ([`Backplane::ring`]): a node that commits events but does not
-//! relay them tells the relay to look now, instead of at its next poll.
+//! relay them tells the relay to look now, instead of at its next poll. Rings never reach the
+//! [`Subscription`]: the relay waits for them with [`Backplane::rung`].
 //!
 //! # Health
 //!
@@ -40,7 +41,8 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, mpsc};
+use serde_json::value::RawValue;
+use tokio::sync::{Mutex, Notify, mpsc};
 
 /// Largest NOTIFY payload we send whole (PostgreSQL refuses 8,000 bytes and more).
 const PG_PAYLOAD_LIMIT: usize = 7_900;
@@ -54,16 +56,26 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const SUBSCRIPTION_CAPACITY: usize = 4_096;
 
 /// One event as it travels between nodes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sequenced {
     /// The event's outbox sequence.
     pub sequence: i64,
     /// The sequence of the event the publisher sent before this one (0 for none): a subscriber
     /// that has not delivered it has a gap to fill from the store.
     pub previous: i64,
-    /// The event itself; absent when it was too large for the transport (read it from the store).
+    /// The event itself, as the publisher encoded it (carried without being parsed); absent
+    /// when it was too large for the transport (read it from the store).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event: Option<serde_json::Value>,
+    pub event: Option<Box<RawValue>>,
+}
+
+// By hand: `RawValue` has no `PartialEq`; the same text is the same event.
+impl PartialEq for Sequenced {
+    fn eq(&self, other: &Self) -> bool {
+        self.sequence == other.sequence
+            && self.previous == other.previous
+            && self.event.as_ref().map(|raw| raw.get()) == other.event.as_ref().map(|raw| raw.get())
+    }
 }
 
 /// The wire form of [`Backplane::ring`]: not JSON, so never mistaken for an event.
@@ -76,8 +88,6 @@ pub enum Delivery {
     Connected,
     /// An event.
     Message(Sequenced),
-    /// Some node committed events: the relay, wherever it runs, should look now.
-    Ring,
     /// The subscription's connection was lost; reconnection is under way.
     Disconnected,
 }
@@ -157,6 +167,37 @@ struct Inner {
     channel: String,
     subscribed: Arc<AtomicBool>,
     publish_failing: AtomicBool,
+    /// Notified when any node rings ([`Backplane::rung`]).
+    rung: Arc<Notify>,
+}
+
+/// What a subscriber task hands on: events and connection changes to the [`Subscription`],
+/// rings to [`Backplane::rung`].
+struct Subscriber {
+    sender: mpsc::Sender<Delivery>,
+    subscribed: Arc<AtomicBool>,
+    rung: Arc<Notify>,
+}
+
+/// The [`Subscription`] was dropped: the subscriber task ends.
+struct Unsubscribed;
+
+impl Subscriber {
+    async fn deliver(&self, delivery: Delivery) -> Result<(), Unsubscribed> {
+        self.sender.send(delivery).await.map_err(|_| Unsubscribed)
+    }
+
+    /// Hands on one message off the wire.
+    async fn hear(&self, body: &[u8]) -> Result<(), Unsubscribed> {
+        match decode(body) {
+            Some(Wire::Ring) => {
+                self.rung.notify_one();
+                Ok(())
+            }
+            Some(Wire::Message(message)) => self.deliver(Delivery::Message(message)).await,
+            None => Ok(()),
+        }
+    }
 }
 
 enum Transport {
@@ -176,7 +217,12 @@ impl Backplane {
     pub fn in_process() -> (Backplane, Subscription) {
         let (sender, deliveries) = mpsc::channel(SUBSCRIPTION_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(true));
-        let backplane = Backplane::new(Transport::InProcess(sender.clone()), "", subscribed);
+        let backplane = Backplane::new(
+            Transport::InProcess(sender.clone()),
+            "",
+            subscribed,
+            Arc::default(),
+        );
         // Nothing can be missed before this: the same channel carries everything.
         let _ = sender.try_send(Delivery::Connected);
         (backplane, Subscription { deliveries })
@@ -201,6 +247,12 @@ impl Backplane {
             .ok_or_else(|| BackplaneError::InvalidUrl("expected scheme://…".into()))?;
         let (sender, deliveries) = mpsc::channel(SUBSCRIPTION_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(false));
+        let rung = Arc::new(Notify::new());
+        let subscriber = Subscriber {
+            sender,
+            subscribed: Arc::clone(&subscribed),
+            rung: Arc::clone(&rung),
+        };
         let transport = match scheme.as_str() {
             "redis" => {
                 let client = redis::Client::open(url)
@@ -208,8 +260,7 @@ impl Backplane {
                 tokio::spawn(keep_subscribed(
                     Source::Redis(client.clone()),
                     channel.to_owned(),
-                    sender,
-                    Arc::clone(&subscribed),
+                    subscriber,
                 ));
                 Transport::Redis(Box::new(RedisPublisher {
                     client,
@@ -227,26 +278,31 @@ impl Backplane {
                 tokio::spawn(keep_subscribed(
                     Source::Postgres(pool.clone()),
                     channel.to_owned(),
-                    sender,
-                    Arc::clone(&subscribed),
+                    subscriber,
                 ));
                 Transport::Postgres(pool)
             }
             other => return Err(BackplaneError::UnsupportedScheme(other.to_owned())),
         };
         Ok((
-            Backplane::new(transport, channel, subscribed),
+            Backplane::new(transport, channel, subscribed, rung),
             Subscription { deliveries },
         ))
     }
 
-    fn new(transport: Transport, channel: &str, subscribed: Arc<AtomicBool>) -> Backplane {
+    fn new(
+        transport: Transport,
+        channel: &str,
+        subscribed: Arc<AtomicBool>,
+        rung: Arc<Notify>,
+    ) -> Backplane {
         Backplane {
             inner: Arc::new(Inner {
                 transport,
                 channel: channel.to_owned(),
                 subscribed,
                 publish_failing: AtomicBool::new(false),
+                rung,
             }),
         }
     }
@@ -277,29 +333,42 @@ impl Backplane {
                 ..message.clone()
             })?;
         }
-        let outcome = self.send(Delivery::Message(message.clone()), body).await;
+        let outcome = self.send(Some(message.clone()), body).await;
         self.inner
             .publish_failing
             .store(outcome.is_err(), Ordering::Relaxed);
         outcome
     }
 
-    /// Tells every node's subscription that events were committed ([`Delivery::Ring`]), so the
-    /// relay hears of a commit made on another node at once rather than at its next poll.
+    /// Tells every node that events were committed ([`Backplane::rung`] resolves on each), so
+    /// the relay hears of a commit made on another node at once rather than at its next poll.
     /// Best effort: a failed ring does not count against [`Backplane::health`] (the relay's poll
     /// covers it, and nothing would clear the mark on a node that never publishes).
     pub async fn ring(&self) -> Result<(), BackplaneError> {
-        self.send(Delivery::Ring, String::from_utf8_lossy(RING).into_owned())
+        if let Transport::InProcess(_) = self.inner.transport {
+            self.inner.rung.notify_one();
+            return Ok(());
+        }
+        self.send(None, String::from_utf8_lossy(RING).into_owned())
             .await
     }
 
-    /// Sends `delivery` (in process) or its wire form `body`.
-    async fn send(&self, delivery: Delivery, body: String) -> Result<(), BackplaneError> {
+    /// Resolves when some node (this one included) has rung since the last call resolved; rings
+    /// in between coalesce into one.
+    pub async fn rung(&self) {
+        self.inner.rung.notified().await;
+    }
+
+    /// Sends `message` (in process) or its wire form `body`.
+    async fn send(&self, message: Option<Sequenced>, body: String) -> Result<(), BackplaneError> {
         match &self.inner.transport {
-            Transport::InProcess(sender) => sender
-                .send(delivery)
-                .await
-                .map_err(|_| BackplaneError::Closed),
+            Transport::InProcess(sender) => match message {
+                Some(message) => sender
+                    .send(Delivery::Message(message))
+                    .await
+                    .map_err(|_| BackplaneError::Closed),
+                None => Ok(()),
+            },
             Transport::Redis(publisher) => publisher.publish(&self.inner.channel, &body).await,
             Transport::Postgres(pool) => with_timeout(
                 sqlx::query("SELECT pg_notify($1, $2)")
@@ -365,23 +434,18 @@ impl Source {
 }
 
 /// Keeps a subscription open, reconnecting with backoff, until the [`Subscription`] is dropped.
-async fn keep_subscribed(
-    source: Source,
-    channel: String,
-    sender: mpsc::Sender<Delivery>,
-    subscribed: Arc<AtomicBool>,
-) {
+async fn keep_subscribed(source: Source, channel: String, subscriber: Subscriber) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let session = match &source {
-            Source::Redis(client) => redis_session(client, &channel, &sender, &subscribed).await,
-            Source::Postgres(pool) => postgres_session(pool, &channel, &sender, &subscribed).await,
+            Source::Redis(client) => redis_session(client, &channel, &subscriber).await,
+            Source::Postgres(pool) => postgres_session(pool, &channel, &subscriber).await,
         };
         let Err(error) = session else { return };
         let transport = source.name();
-        if subscribed.swap(false, Ordering::Relaxed) {
+        if subscriber.subscribed.swap(false, Ordering::Relaxed) {
             tracing::warn!(%error, transport, "backplane subscription lost; reconnecting");
-            if sender.send(Delivery::Disconnected).await.is_err() {
+            if subscriber.deliver(Delivery::Disconnected).await.is_err() {
                 return;
             }
             backoff = Duration::from_millis(100);
@@ -397,15 +461,14 @@ async fn keep_subscribed(
 async fn redis_session(
     client: &redis::Client,
     channel: &str,
-    sender: &mpsc::Sender<Delivery>,
-    subscribed: &AtomicBool,
+    subscriber: &Subscriber,
 ) -> Result<(), BackplaneError> {
     let pubsub = with_timeout(client.get_async_pubsub()).await?;
     let (mut sink, mut stream) = pubsub.split();
     with_timeout(sink.subscribe(channel)).await?;
-    subscribed.store(true, Ordering::Relaxed);
+    subscriber.subscribed.store(true, Ordering::Relaxed);
     tracing::info!("redis backplane subscribed");
-    if sender.send(Delivery::Connected).await.is_err() {
+    if subscriber.deliver(Delivery::Connected).await.is_err() {
         return Ok(());
     }
     let mut probe = tokio::time::interval(PROBE_INTERVAL);
@@ -419,9 +482,7 @@ async fn redis_session(
                         "subscription closed",
                     ))));
                 };
-                if let Some(delivery) = decode(message.get_payload_bytes())
-                    && sender.send(delivery).await.is_err()
-                {
+                if subscriber.hear(message.get_payload_bytes()).await.is_err() {
                     return Ok(());
                 }
             }
@@ -437,21 +498,22 @@ async fn redis_session(
 async fn postgres_session(
     pool: &sqlx::PgPool,
     channel: &str,
-    sender: &mpsc::Sender<Delivery>,
-    subscribed: &AtomicBool,
+    subscriber: &Subscriber,
 ) -> Result<(), BackplaneError> {
     let mut listener = with_timeout(sqlx::postgres::PgListener::connect_with(pool)).await?;
     with_timeout(listener.listen(channel)).await?;
-    subscribed.store(true, Ordering::Relaxed);
+    subscriber.subscribed.store(true, Ordering::Relaxed);
     tracing::info!("postgres backplane listening");
-    if sender.send(Delivery::Connected).await.is_err() {
+    if subscriber.deliver(Delivery::Connected).await.is_err() {
         return Ok(());
     }
     loop {
         match tokio::time::timeout(PROBE_INTERVAL, listener.try_recv()).await {
             Ok(Ok(Some(notification))) => {
-                if let Some(delivery) = decode(notification.payload().as_bytes())
-                    && sender.send(delivery).await.is_err()
+                if subscriber
+                    .hear(notification.payload().as_bytes())
+                    .await
+                    .is_err()
                 {
                     return Ok(());
                 }
@@ -471,13 +533,20 @@ async fn postgres_session(
     }
 }
 
+/// What the channel carries.
+#[derive(Debug, PartialEq)]
+enum Wire {
+    Ring,
+    Message(Sequenced),
+}
+
 /// A message off the wire; one that is not ours is logged and skipped.
-fn decode(body: &[u8]) -> Option<Delivery> {
+fn decode(body: &[u8]) -> Option<Wire> {
     if body == RING {
-        return Some(Delivery::Ring);
+        return Some(Wire::Ring);
     }
     match serde_json::from_slice::<Sequenced>(body) {
-        Ok(message) => Some(Delivery::Message(message)),
+        Ok(message) => Some(Wire::Message(message)),
         Err(error) => {
             tracing::warn!(%error, "ignoring a backplane message that is not an event");
             None
@@ -494,13 +563,19 @@ mod tests {
         let whole = Sequenced {
             sequence: 7,
             previous: 5,
-            event: Some(serde_json::json!({"target": "JobAssigned"})),
+            event: Some(
+                RawValue::from_string(r#"{"target":"JobAssigned"}"#.to_owned()).expect("json"),
+            ),
         };
         let text = serde_json::to_string(&whole).expect("encode");
-        assert_eq!(decode(text.as_bytes()), Some(Delivery::Message(whole)));
+        assert_eq!(
+            text,
+            r#"{"sequence":7,"previous":5,"event":{"target":"JobAssigned"}}"#
+        );
+        assert_eq!(decode(text.as_bytes()), Some(Wire::Message(whole)));
         assert_eq!(
             decode(br#"{"sequence":8,"previous":7}"#),
-            Some(Delivery::Message(Sequenced {
+            Some(Wire::Message(Sequenced {
                 sequence: 8,
                 previous: 7,
                 event: None
@@ -510,7 +585,7 @@ mod tests {
 
     #[test]
     fn a_ring_is_not_an_event() {
-        assert_eq!(decode(RING), Some(Delivery::Ring));
+        assert_eq!(decode(RING), Some(Wire::Ring));
         assert_eq!(decode(b"\"ring\""), None);
     }
 

@@ -37,11 +37,15 @@ async fn connected(subscription: &mut Subscription) {
     assert_eq!(next(subscription).await, Delivery::Connected);
 }
 
+fn raw(value: serde_json::Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(&value).expect("json")
+}
+
 fn message(sequence: i64) -> Sequenced {
     Sequenced {
         sequence,
         previous: sequence - 1,
-        event: Some(json!({"sequence": sequence, "target": "JobAssigned"})),
+        event: Some(raw(json!({"sequence": sequence, "target": "JobAssigned"}))),
     }
 }
 
@@ -104,7 +108,7 @@ async fn postgres_sends_an_event_too_large_for_notify_as_its_sequence() {
     let large = Sequenced {
         sequence: 9,
         previous: 8,
-        event: Some(json!({"payload": "x".repeat(10_000)})),
+        event: Some(raw(json!({"payload": "x".repeat(10_000)}))),
     };
     backplane.publish(&large).await.expect("publish");
     assert_eq!(
@@ -168,4 +172,56 @@ async fn an_idle_redis_subscription_survives_its_liveness_probe() {
     assert!(backplane.health().up);
     backplane.publish(&message(1)).await.expect("publish");
     assert_eq!(next(&mut hears).await, Delivery::Message(message(1)));
+}
+
+/// A ring from one node wakes `rung` on every node and never reaches a subscription.
+async fn rings_reach_every_node_outside_the_subscription(url: &str) {
+    let name = channel("ring");
+    let (a, mut a_hears) = Backplane::connect(url, &name).expect("connect a");
+    let (b, mut b_hears) = Backplane::connect(url, &name).expect("connect b");
+    connected(&mut a_hears).await;
+    connected(&mut b_hears).await;
+    a.ring().await.expect("ring");
+    for node in [&a, &b] {
+        tokio::time::timeout(Duration::from_secs(10), node.rung())
+            .await
+            .expect("the ring within 10 s");
+    }
+    // The next thing the subscription hears is the next event, not the ring.
+    a.publish(&message(1)).await.expect("publish");
+    assert_eq!(next(&mut b_hears).await, Delivery::Message(message(1)));
+}
+
+#[tokio::test]
+async fn redis_rings_wake_the_relay_of_every_node() {
+    let Some(url) = server("DISPATCH_TEST_REDIS_URL").await else {
+        return;
+    };
+    rings_reach_every_node_outside_the_subscription(&url).await;
+}
+
+#[tokio::test]
+async fn postgres_rings_wake_the_relay_of_every_node() {
+    let Some(url) = server("DISPATCH_TEST_POSTGRES_URL").await else {
+        return;
+    };
+    rings_reach_every_node_outside_the_subscription(&url).await;
+}
+
+#[tokio::test]
+async fn in_process_rings_wake_this_node_only_once_for_many() {
+    let (backplane, mut hears) = Backplane::in_process();
+    connected(&mut hears).await;
+    for _ in 0..5 {
+        backplane.ring().await.expect("ring");
+    }
+    tokio::time::timeout(Duration::from_secs(10), backplane.rung())
+        .await
+        .expect("rung");
+    // Five rings coalesced into that one.
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), backplane.rung())
+            .await
+            .is_err()
+    );
 }

@@ -208,7 +208,7 @@ impl Node {
     async fn settle(&self, name: &str, role: RelayRole) {
         let deadline = Instant::now() + SETTLE;
         loop {
-            let relay = self.state.relay_status.role();
+            let relay = self.state.outbox.role();
             let health = self.state.backplane.health();
             if relay == role && health.up {
                 return;

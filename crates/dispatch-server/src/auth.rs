@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use chrono::{Duration, Utc};
@@ -14,7 +14,6 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
-use crate::state::AppState;
 
 /// What a token lets its holder be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -179,12 +178,17 @@ pub fn bearer_of(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-impl FromRequestParts<AppState> for Identity {
+/// Any state the keys can be had from (`AppState` in the service).
+impl<S> FromRequestParts<S> for Identity
+where
+    Arc<JwtKeys>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or(ApiError::Unauthenticated)?;
-        match state.keys.verify(token) {
+        match Arc::<JwtKeys>::from_ref(state).verify(token) {
             Ok(claims) => Ok(Identity(Arc::new(claims))),
             Err(error) => {
                 tracing::debug!(%error, "token refused");

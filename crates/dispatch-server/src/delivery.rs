@@ -6,28 +6,27 @@
 //! or the transport dropped something), filled from the outbox before the message itself. After
 //! every (re)subscription, and every two seconds regardless, the node also delivers whatever the
 //! outbox holds as sent beyond that mark — which covers a lost message that nothing follows.
+//! On shutdown it does so once more, after the relay's last pass, so the node's clients have
+//! heard everything sent before they are asked to reconnect elsewhere.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use dispatch_backplane::{Delivery, Sequenced, Subscription};
 use dispatch_store::{OutboxEvent, Store, StoreError};
 use signalr_hub::{HubHandle, Payload};
-use tokio::sync::Notify;
 
 /// How often the outbox is checked for sent events this node has not heard.
 const SWEEP: Duration = Duration::from_secs(2);
 /// Events read from the outbox at once.
 const PAGE: u32 = 256;
 
-/// Delivers what `subscription` hears to `hub` until `shutdown` resolves; a ring from another
-/// node's commit rings this node's relay (`relay`), in case it is the leader.
+/// Delivers what `subscription` hears to `hub` until `shutdown` resolves, then what the outbox
+/// holds as sent and this node has not delivered.
 pub async fn run(
     store: Store,
     hub: HubHandle,
     mut subscription: Subscription,
-    relay: Arc<Notify>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -58,13 +57,14 @@ pub async fn run(
                 Some(Delivery::Message(message)) => node.message(message).await,
                 Some(Delivery::Connected) => node.catch_up(i64::MAX, true).await,
                 Some(Delivery::Disconnected) => Ok(()),
-                Some(Delivery::Ring) => {
-                    relay.notify_one();
-                    Ok(())
-                }
             },
             _ = sweep.tick() => node.catch_up(i64::MAX, true).await,
-            () = &mut shutdown => return,
+            () = &mut shutdown => {
+                if let Err(error) = node.catch_up(i64::MAX, true).await {
+                    tracing::warn!(%error, "cannot read the outbox before shutting down");
+                }
+                return;
+            }
         };
         if let Err(error) = outcome {
             // Nothing is lost: the mark did not move, the next sweep tries again.
@@ -91,7 +91,7 @@ impl NodeDelivery {
         }
         match message
             .event
-            .and_then(|event| serde_json::from_value::<OutboxEvent>(event).ok())
+            .and_then(|event| serde_json::from_str::<OutboxEvent>(event.get()).ok())
         {
             Some(event) if event.sequence == message.sequence => self.deliver(&event),
             // Too large for the transport (or not readable): the outbox has it.

@@ -10,6 +10,9 @@ use dispatch_core::ValidationError;
 use dispatch_store::{AssignmentConflict, StoreError};
 use serde::Serialize;
 
+use crate::assignment::AssignError;
+use crate::planning::RegionLoadError;
+
 /// Everything a request can fail with, each with its HTTP status decided once in `status()`.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -206,6 +209,28 @@ impl From<StoreError> for ApiError {
             error if error.is_retryable() => {
                 Self::Unavailable("the database is busy; retry shortly".to_owned())
             }
+            error => Self::internal(error),
+        }
+    }
+}
+
+impl From<AssignError> for ApiError {
+    fn from(error: AssignError) -> Self {
+        match error {
+            AssignError::Infeasible(_) => {
+                Self::conflict("assignment-infeasible", error.to_string())
+            }
+            AssignError::Conflict(conflict) => StoreError::Assignment(conflict).into(),
+            AssignError::Store(error) => error.into(),
+            AssignError::Event(error) => Self::internal(error),
+        }
+    }
+}
+
+impl From<RegionLoadError> for ApiError {
+    fn from(error: RegionLoadError) -> Self {
+        match error {
+            RegionLoadError::Store(error) => error.into(),
             error => Self::internal(error),
         }
     }

@@ -3,42 +3,20 @@
 
 use std::sync::Arc;
 
-use dispatch_core::{ContractorId, RegionId};
 use signalr_hub::{AuthError, Caller, Hub, HubError, HubOptions, Principal};
 
 use crate::auth::{Claims, JwtKeys};
+use crate::events::Channel;
 
 /// The route of the hub (negotiate at `/hub/v1/negotiate`).
 pub const HUB_PATH: &str = "/hub/v1";
 
-/// A channel a client may ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Channel {
-    Dispatch(RegionId),
-    Contractor(ContractorId),
-}
-
-fn parse_channel(channel: &str) -> Option<Channel> {
-    if let Some(region) = channel.strip_prefix("/dispatch/") {
-        let valid = !region.is_empty()
-            && region.len() <= 64
-            && region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        return valid.then(|| Channel::Dispatch(RegionId::new(region)));
-    }
-    let id = channel.strip_prefix("/contractor/")?;
-    // Only the canonical spelling names the channel events are sent to.
-    let parsed: ContractorId = id.parse().ok()?;
-    (parsed.to_string() == id).then_some(Channel::Contractor(parsed))
-}
-
 /// Whether `claims` may read `channel`; refusals start with "Forbidden" (SPEC §2).
 fn authorize(claims: &Claims, channel: &str) -> Result<(), HubError> {
-    let allowed = match parse_channel(channel) {
-        Some(Channel::Dispatch(region)) => claims.can_dispatch(&region),
-        Some(Channel::Contractor(contractor)) => claims.is_contractor_or_admin(contractor),
-        None => false,
+    let allowed = match channel.parse() {
+        Ok(Channel::Dispatch(region)) => claims.can_dispatch(&region),
+        Ok(Channel::Contractor(contractor)) => claims.is_contractor_or_admin(contractor),
+        Err(_) => false,
     };
     if allowed {
         Ok(())
@@ -92,6 +70,7 @@ pub fn dispatch_hub(keys: Arc<JwtKeys>, options: HubOptions) -> Hub {
 mod tests {
     use super::*;
     use crate::auth::Role;
+    use dispatch_core::{ContractorId, RegionId};
 
     fn claims(role: Role, regions: &[&str], contractor: Option<ContractorId>) -> Claims {
         Claims {

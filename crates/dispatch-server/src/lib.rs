@@ -8,10 +8,14 @@
 //! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
 //!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs.
 //! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
-//!   index for the engine.
-//! * [`events`], [`relay`] and [`delivery`] — the two events, written to the outbox with their
-//!   change; after commit the relay (one node at a time) publishes them on the backplane and
-//!   every node delivers them to its own clients (`dispatch-backplane`).
+//!   index for the engine; [`assignment`] — the one step every assignment goes through
+//!   (manual, auto-assign), validated and written with its audit decision and event.
+//! * [`events`], [`relay`] and [`delivery`] — the hub's channels and the two events, written
+//!   to the outbox with their change; after commit the relay (one node at a time) publishes
+//!   them on the backplane and every node delivers them to its own clients
+//!   (`dispatch-backplane`). Writers wake the relay through [`relay::Outbox`].
+//! * [`commands`] — what `dispatch serve|demo|token` do (the binary only parses and calls);
+//!   [`shutdown`] — SIGTERM / Ctrl-C and the in-flight count a graceful stop waits for.
 //! * `typescript` (feature `ts`) — the web pages' TypeScript types, generated from these types.
 //! * [`demo`] — demo data from the engine's generator; [`dev`] — development sign-in for the
 //!   web pages (development mode only).
@@ -22,7 +26,9 @@
 //! (`signalr-hub`) never meet except here.
 
 pub mod api;
+pub mod assignment;
 pub mod auth;
+pub mod commands;
 pub mod config;
 pub mod delivery;
 pub mod demo;
@@ -34,6 +40,7 @@ pub mod hub;
 pub mod idempotency;
 pub mod planning;
 pub mod relay;
+pub mod shutdown;
 pub mod state;
 #[cfg(feature = "ts")]
 pub mod typescript;
@@ -53,10 +60,11 @@ use dispatch_store::Store;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use signalr_hub::{Hub, HubOptions};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{mpsc, watch};
 
 use crate::auth::JwtKeys;
 use crate::error::ApiError;
+use crate::shutdown::InFlight;
 use crate::state::AppState;
 
 /// The process-wide Prometheus recorder (the `metrics` facade allows one per process).
@@ -132,8 +140,9 @@ impl utoipa::Modify for BearerAuth {
 }
 
 /// The whole HTTP application: API, its OpenAPI document, operational endpoints, the hub and
-/// the web pages.
-pub fn app(state: AppState, hub: &Hub) -> Router {
+/// the web pages. The requests outside the hub are counted in `in_flight`, which a graceful
+/// shutdown waits on (hub connections are closed at its end instead).
+pub fn app(state: AppState, hub: &Hub, in_flight: Arc<InFlight>) -> Router {
     use utoipa::OpenApi as _;
     let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(api::router())
@@ -156,7 +165,8 @@ pub fn app(state: AppState, hub: &Hub) -> Router {
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state);
+        .with_state(state)
+        .layer(middleware::from_fn_with_state(in_flight, shutdown::track));
     api.merge(hub.router(hub::HUB_PATH))
         // The pages at `/` (explicit routes only, so nothing above is shadowed).
         .merge(dispatch_web::router())
@@ -188,12 +198,18 @@ impl Default for RunOptions {
     }
 }
 
+/// How long a graceful shutdown waits for the API requests under way.
+const REQUEST_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long it waits for the hub's clients to go once told to reconnect elsewhere.
+const CONNECTION_DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A running service's parts that background tasks need.
 pub struct Service {
     /// The router to serve.
     pub router: Router,
     /// Shared state (tests use its store and hub).
     pub state: AppState,
+    in_flight: Arc<InFlight>,
     queue_rx: mpsc::Receiver<dispatch_store::RequestId>,
     subscription: Subscription,
 }
@@ -222,22 +238,29 @@ impl Service {
             hub: hub.handle(),
             keys,
             work,
-            relay: Arc::new(Notify::new()),
-            relay_status: Arc::default(),
+            outbox: Arc::default(),
             backplane,
             metrics: metrics_handle(),
             dev_mode,
         };
-        let router = app(state.clone(), &hub);
+        let in_flight = Arc::new(InFlight::default());
+        let router = app(state.clone(), &hub, Arc::clone(&in_flight));
         Self {
             router,
             state,
+            in_flight,
             queue_rx,
             subscription,
         }
     }
 
-    /// Serves on `listener` until `shutdown` resolves, with the worker and the relay running.
+    /// Serves on `listener` until `shutdown` resolves, with the worker and the relay running,
+    /// then stops gracefully, in this order: stop accepting connections; answer the API requests
+    /// under way; let the recommendations being computed commit; let the relay send what is
+    /// committed and give up its lease; deliver it to this node's clients; close their hub
+    /// connections with a Close that allows reconnecting, so they move to another node. Each
+    /// wait is bounded; what is left (queued recommendations, unsent events) stays in the store
+    /// for the next node or the restart.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -247,10 +270,15 @@ impl Service {
         let Service {
             router,
             state,
+            in_flight,
             queue_rx,
             subscription,
         } = self;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        // One stop signal per stage, sent in the order above.
+        let (http_stop, http_stopped) = watch::channel(false);
+        let (work_stop, work_stopped) = watch::channel(false);
+        let (relay_stop, relay_stopped) = watch::channel(false);
+        let (delivery_stop, delivery_stopped) = watch::channel(false);
         // Requests a previous run accepted (202) but never computed are computed now.
         match state
             .store
@@ -268,38 +296,97 @@ impl Service {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "cannot read pending recommendations"),
         }
-        let worker = tokio::spawn(worker::run(state.clone(), queue_rx, options.workers));
+        let worker = tokio::spawn(worker::run(
+            state.clone(),
+            queue_rx,
+            options.workers,
+            stopped(work_stopped),
+        ));
         let delivery = tokio::spawn(delivery::run(
             state.store.clone(),
             state.hub.clone(),
             subscription,
-            Arc::clone(&state.relay),
-            stopped(stop_rx.clone()),
+            stopped(delivery_stopped),
         ));
         let relay = relay::Relay {
             store: state.store.clone(),
             backplane: state.backplane.clone(),
-            ring: Arc::clone(&state.relay),
-            status: Arc::clone(&state.relay_status),
+            outbox: Arc::clone(&state.outbox),
             hold: options.hold_events,
             start_delay: options.relay_start_delay,
             retention: options.outbox_retention,
         };
-        let relay = tokio::spawn(relay.run(stopped(stop_rx.clone())));
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
+        let relay = tokio::spawn(relay.run(stopped(relay_stopped.clone())));
+        let ringer = tokio::spawn(relay::ring_other_nodes(
+            Arc::clone(&state.outbox),
+            state.backplane.clone(),
+            stopped(relay_stopped),
+        ));
+        let mut server = tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped(http_stopped))
+                .into_future(),
+        );
+        tokio::select! {
+            () = shutdown => {}
+            // The server stopped by itself: nothing to drain in order.
+            outcome = &mut server => {
+                outcome.context("HTTP server task failed")?.context("HTTP server failed")?;
+                return Ok(());
+            }
+        }
+
+        tracing::info!(
+            in_flight = in_flight.count(),
+            "stopping: no new connections, answering the requests under way"
+        );
+        let _ = http_stop.send(true);
+        if tokio::time::timeout(REQUEST_DRAIN_LIMIT, in_flight.idle())
             .await
-            .context("HTTP server failed")?;
-        let _ = stop_tx.send(true);
-        worker.abort();
-        // The relay's lease goes with it: another node takes over within a second.
+            .is_err()
+        {
+            tracing::warn!(
+                in_flight = in_flight.count(),
+                "stopping with requests unanswered"
+            );
+        }
+        let _ = work_stop.send(true);
+        let _ = worker.await;
+        // The relay sends what is committed, then its lease goes with it: another node takes
+        // over within seconds.
+        let _ = relay_stop.send(true);
         let _ = relay.await;
+        let _ = ringer.await;
+        let _ = delivery_stop.send(true);
         let _ = delivery.await;
+        let closed = state.hub.close_all(
+            Some("the server is shutting down; reconnect to continue".to_owned()),
+            true,
+        );
+        tracing::info!(closed, "hub connections asked to reconnect elsewhere");
+        // Upgraded WebSockets are not the HTTP server's to wait for: the hub's count is.
+        let drained = async {
+            let mut poll = tokio::time::interval(std::time::Duration::from_millis(10));
+            while state.hub.connection_count() > 0 {
+                poll.tick().await;
+            }
+            server.await
+        };
+        match tokio::time::timeout(CONNECTION_DRAIN_LIMIT, drained).await {
+            Ok(outcome) => {
+                outcome
+                    .context("HTTP server task failed")?
+                    .context("HTTP server failed")?;
+            }
+            Err(_) => tracing::warn!("stopping with connections still open"),
+        }
+        tracing::info!("stopped");
         Ok(())
     }
 }
 
-async fn stopped(mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Resolves once `stop` says `true` (or its sender is gone).
+async fn stopped(mut stop: watch::Receiver<bool>) {
     while !*stop.borrow() {
         if stop.changed().await.is_err() {
             return;

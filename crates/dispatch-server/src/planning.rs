@@ -1,10 +1,22 @@
 //! Loading what the engine needs from the store: a region's index around a job.
 
 use chrono::{DateTime, Duration, Utc};
-use dispatch_core::{Job, Region, RegionIndex, ScoringConfig};
-use dispatch_store::Store;
+use dispatch_core::{IndexError, Job, Region, RegionIndex, ScoringConfig};
+use dispatch_store::{Store, StoreError};
 
-use crate::error::ApiError;
+/// Why a region's index could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum RegionLoadError {
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The rows do not make an index (a booking of an unknown contractor, …).
+    #[error("the region's data is inconsistent: {0}")]
+    Inconsistent(#[from] IndexError),
+    /// The building task panicked or was cancelled.
+    #[error("building the region's index failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
 
 /// The region's contractors and the bookings that can matter for `job`: from a day before its
 /// window (or now) to a day after the later of its window's end and the search horizon — a day
@@ -15,15 +27,15 @@ pub async fn region_index(
     job: &Job,
     config: &ScoringConfig,
     now: DateTime<Utc>,
-) -> Result<RegionIndex, ApiError> {
+) -> Result<RegionIndex, RegionLoadError> {
     let from = job.window_start_utc.min(now) - Duration::days(1);
     let horizon = now + Duration::hours(i64::from(config.limits.horizon_hours));
     let to = job.window_end_utc.max(horizon) + Duration::days(1);
     let contractors = store.contractors_in_region(&region.id).await?;
     let bookings = store.region_bookings(&region.id, from, to).await?;
     // Building is CPU work proportional to the region: keep it off the async threads.
-    tokio::task::spawn_blocking(move || RegionIndex::build(region, &contractors, &bookings))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
+    Ok(
+        tokio::task::spawn_blocking(move || RegionIndex::build(region, &contractors, &bookings))
+            .await??,
+    )
 }

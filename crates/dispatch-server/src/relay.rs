@@ -5,9 +5,16 @@
 //! the holder of the store's relay lease (a PostgreSQL session lock, released by the server when
 //! its node dies, even by `kill -9`; always this process on SQLite). The others stand by,
 //! trying to take the lease every two seconds. The leader runs after every commit that wrote
-//! events (rung by the writer) and once a second regardless, so it also sends what an earlier
-//! leader committed, or published without marking. Publishing is at least once;
-//! [`crate::delivery`] drops repeats.
+//! events and once a second regardless, so it also sends what an earlier leader committed, or
+//! published without marking. Publishing is at least once; [`crate::delivery`] drops repeats.
+//!
+//! Writers reach the relay through one handle, [`Outbox`]: [`Outbox::committed`] wakes this
+//! node's relay, and when another node leads, [`ring_other_nodes`] rings it through the
+//! backplane. Rings coalesce (a [`Notify`] holds at most one), so a burst of commits costs one
+//! ring in flight and one queued, never a task per commit.
+//!
+//! On shutdown the leader sends what is committed before it lets the lease go, so the node's
+//! own clients hear it before they are asked to reconnect elsewhere.
 //!
 //! While the backplane is down, publishing fails, nothing is marked, and the events wait in the
 //! outbox; the leader keeps trying and they go out, in order, when it returns.
@@ -36,6 +43,8 @@ const STANDBY_RETRY: Duration = Duration::from_secs(2);
 const LEASE_CHECK: Duration = Duration::from_secs(2);
 /// How often the leader prunes the outbox.
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+/// How long a leader shutting down keeps sending what is committed.
+const FINAL_PASS_LIMIT: Duration = Duration::from_secs(5);
 
 /// What this node's relay is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -51,13 +60,12 @@ pub enum RelayRole {
     Holding,
 }
 
-/// The relay's role, readable by `/readyz`.
+/// The relay's role, written by the relay, read by writers and `/readyz`.
 #[derive(Debug, Default)]
-pub struct RelayStatus(AtomicU8);
+struct RelayStatus(AtomicU8);
 
 impl RelayStatus {
-    /// The current role.
-    pub fn role(&self) -> RelayRole {
+    fn role(&self) -> RelayRole {
         match self.0.load(Ordering::Relaxed) {
             1 => RelayRole::Standby,
             2 => RelayRole::Leader,
@@ -77,6 +85,54 @@ impl RelayStatus {
     }
 }
 
+/// The writers' side of the relay, shared by every handler and worker of a node.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    /// Wakes this node's relay.
+    local: Notify,
+    /// Wakes [`ring_other_nodes`], which rings the relay wherever it runs.
+    remote: Notify,
+    /// What this node's relay is doing.
+    status: RelayStatus,
+}
+
+impl Outbox {
+    /// Call after every commit that wrote events. Never blocks: it wakes this node's relay, and
+    /// unless this node leads, asks [`ring_other_nodes`] to ring the leader (its once-a-second
+    /// poll is the fallback if that ring is lost).
+    pub fn committed(&self) {
+        self.local.notify_one();
+        if self.status.role() != RelayRole::Leader {
+            self.remote.notify_one();
+        }
+    }
+
+    /// What this node's relay is doing (for `/readyz`).
+    pub fn role(&self) -> RelayRole {
+        self.status.role()
+    }
+}
+
+/// Rings the relay of every node through the backplane whenever [`Outbox::committed`] asked,
+/// one ring at a time, until `shutdown` resolves.
+pub async fn ring_other_nodes(
+    outbox: Arc<Outbox>,
+    backplane: Backplane,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = outbox.remote.notified() => {
+                if let Err(error) = backplane.ring().await {
+                    tracing::debug!(%error, "cannot ring the relay through the backplane");
+                }
+            }
+            () = &mut shutdown => return,
+        }
+    }
+}
+
 /// Why a relay pass stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -92,12 +148,10 @@ pub enum RelayError {
 pub struct Relay {
     /// The outbox.
     pub store: Store,
-    /// Where events go.
+    /// Where events go; its rings (from any node's [`ring_other_nodes`]) wake the leader.
     pub backplane: Backplane,
-    /// Rung after every commit that wrote events.
-    pub ring: Arc<Notify>,
-    /// Shown by `/readyz`.
-    pub status: Arc<RelayStatus>,
+    /// Rung after every commit that wrote events on this node; holds the role `/readyz` shows.
+    pub outbox: Arc<Outbox>,
     /// Keep events in the outbox (maintenance, crash drills).
     pub hold: bool,
     /// Wait before sending a backlog found on taking the lease, so that the clients of a node
@@ -115,11 +169,11 @@ impl Relay {
             let lease = match self.store.try_relay_lease().await {
                 Ok(Some(lease)) => Some(lease),
                 Ok(None) => {
-                    self.status.set(RelayRole::Standby);
+                    self.outbox.status.set(RelayRole::Standby);
                     None
                 }
                 Err(error) => {
-                    self.status.set(RelayRole::Idle);
+                    self.outbox.status.set(RelayRole::Idle);
                     tracing::warn!(%error, "cannot take the relay lease; retrying");
                     None
                 }
@@ -132,7 +186,7 @@ impl Relay {
                 break;
             }
         }
-        self.status.set(RelayRole::Idle);
+        self.outbox.status.set(RelayRole::Idle);
     }
 
     /// Relays while the lease holds; `true` when shutting down.
@@ -142,7 +196,7 @@ impl Relay {
         shutdown: &mut (impl Future<Output = ()> + Unpin),
     ) -> bool {
         if self.hold {
-            self.status.set(RelayRole::Holding);
+            self.outbox.status.set(RelayRole::Holding);
             tracing::warn!(
                 "holding events: committed events stay in the outbox until a relay without --hold-events sends them"
             );
@@ -153,7 +207,7 @@ impl Relay {
             }
             return false;
         }
-        self.status.set(RelayRole::Leader);
+        self.outbox.status.set(RelayRole::Leader);
         tracing::info!("this node relays the outbox");
         if self.has_backlog().await && sleep_or(self.start_delay, shutdown).await {
             return true;
@@ -199,10 +253,34 @@ impl Relay {
                 }
             }
             tokio::select! {
-                () = self.ring.notified() => {}
+                () = self.outbox.local.notified() => {}
+                () = self.backplane.rung() => {}
                 () = tokio::time::sleep(TICK) => {}
-                () = &mut *shutdown => return true,
+                () = &mut *shutdown => {
+                    self.final_pass(&mut previous).await;
+                    return true;
+                }
             }
+        }
+    }
+
+    /// Sends what is committed before the lease goes, for at most [`FINAL_PASS_LIMIT`]; what it
+    /// cannot send waits in the outbox for the next leader.
+    async fn final_pass(&self, previous: &mut i64) {
+        let drain = async {
+            loop {
+                match relay_once(&self.store, &self.backplane, previous).await {
+                    Ok(sent) if sent == BATCH as usize => continue,
+                    Ok(_) => return,
+                    Err(error) => {
+                        tracing::warn!(%error, "events left in the outbox for the next relay");
+                        return;
+                    }
+                }
+            }
+        };
+        if tokio::time::timeout(FINAL_PASS_LIMIT, drain).await.is_err() {
+            tracing::warn!("shutting down with events left in the outbox for the next relay");
         }
     }
 
@@ -257,7 +335,7 @@ pub async fn relay_once(
         let message = Sequenced {
             sequence: event.sequence,
             previous: *previous,
-            event: serde_json::to_value(event).ok(),
+            event: serde_json::value::to_raw_value(event).ok(),
         };
         match backplane.publish(&message).await {
             Ok(()) => {

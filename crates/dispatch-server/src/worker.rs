@@ -5,29 +5,79 @@
 //! with its audit record and the `RecommendationReady` event in one transaction, rings the
 //! relay, and with `autoAssign` books the best candidate that is still free.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
-use chrono::Utc;
-use dispatch_core::{Assignment, AssignmentId, AssignmentSource, AuditId, Job, recommend};
+use chrono::{DateTime, Utc};
+use dispatch_core::{
+    AssignmentSource, AuditId, Job, RecommendError, RegionIndex, ScoringConfig, recommend,
+};
 use dispatch_store::{
-    AssignmentConflict, AuditRecord, Decision, RecommendationRecord, RecommendationStatus,
-    RequestId, StoreError,
+    AssignmentConflict, AuditRecord, RecommendationRecord, RecommendationStatus, RequestId,
+    StoreError,
 };
 use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
-use crate::error::ApiError;
-use crate::events::{JOB_ASSIGNED, JobAssigned, RECOMMENDATION_READY, RecommendationReady};
-use crate::planning::region_index;
+use crate::assignment::{AssignError, Basis, Proposal, assign};
+use crate::events::{EventEncodingError, RecommendationReady, outbox_entry};
+use crate::planning::{RegionLoadError, region_index};
 use crate::state::AppState;
 
 /// How many recommendation requests may wait.
 pub const QUEUE_CAPACITY: usize = 1024;
 
-/// Drains the queue with at most `workers` computations at once.
-pub async fn run(state: AppState, mut queue: mpsc::Receiver<RequestId>, workers: usize) {
-    let slots = Arc::new(Semaphore::new(workers.max(1)));
-    while let Some(request_id) = queue.recv().await {
+/// How long a shutdown waits for the computations under way.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
+
+/// Why a recommendation could not be computed (stored with the failed request, for whoever
+/// fetches it).
+#[derive(Debug, thiserror::Error)]
+pub enum RecommendationError {
+    /// The request, its job or its region is gone.
+    #[error("the {0} no longer exists")]
+    Missing(&'static str),
+    /// The engine cannot rank for this job.
+    #[error(transparent)]
+    Impossible(#[from] RecommendError),
+    /// The region's index could not be had.
+    #[error(transparent)]
+    Region(#[from] RegionLoadError),
+    /// The ranking task panicked or was cancelled.
+    #[error("the ranking task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The event could not be encoded.
+    #[error(transparent)]
+    Event(#[from] EventEncodingError),
+    /// Auto-assign could not book a candidate.
+    #[error("auto-assign failed: {0}")]
+    AutoAssign(#[from] AssignError),
+}
+
+/// Drains the queue with at most `workers` computations at once until `shutdown` resolves,
+/// then waits (a bounded time) for the computations under way, so their results and events are
+/// committed; what stays queued is computed after the restart (the store has it as pending).
+pub async fn run(
+    state: AppState,
+    mut queue: mpsc::Receiver<RequestId>,
+    workers: usize,
+    shutdown: impl Future<Output = ()>,
+) {
+    let workers = workers.max(1);
+    let slots = Arc::new(Semaphore::new(workers));
+    tokio::pin!(shutdown);
+    loop {
+        let request_id = tokio::select! {
+            next = queue.recv() => match next {
+                Some(request_id) => request_id,
+                None => break,
+            },
+            () = &mut shutdown => break,
+        };
         let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
             return;
         };
@@ -50,58 +100,66 @@ pub async fn run(state: AppState, mut queue: mpsc::Receiver<RequestId>, workers:
             drop(slot);
         });
     }
+    let all = u32::try_from(workers).unwrap_or(u32::MAX);
+    if tokio::time::timeout(DRAIN_LIMIT, slots.acquire_many(all))
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "shutting down with recommendations still computing; they are recomputed after the restart"
+        );
+    }
 }
 
 /// Records the failure and still announces `RecommendationReady`: the dispatcher waiting for
 /// it fetches the result and sees `status: "failed"` with the reason, instead of waiting forever.
-async fn fail(state: &AppState, request_id: RequestId, error: &ApiError) -> Result<(), StoreError> {
+async fn fail(
+    state: &AppState,
+    request_id: RequestId,
+    error: &RecommendationError,
+) -> Result<(), RecommendationError> {
     let events = match state.store.recommendation(request_id).await? {
-        Some(record) => vec![
-            RecommendationReady {
-                kind: RECOMMENDATION_READY,
-                job_id: record.job_id,
-                request_id,
-                region: record.region,
-                config_version: state.store.current_config().await?.version,
-                generated_at: Utc::now(),
-            }
-            .into_outbox(),
-        ],
+        Some(record) => vec![outbox_entry(&RecommendationReady::new(
+            record.job_id,
+            request_id,
+            record.region,
+            state.store.current_config().await?.version,
+            Utc::now(),
+        ))?],
         None => Vec::new(),
     };
     state
         .store
         .fail_recommendation(request_id, &error.to_string(), &events)
         .await?;
-    state.events_committed();
+    state.outbox.committed();
     Ok(())
 }
 
-async fn process(state: &AppState, request_id: RequestId) -> Result<(), ApiError> {
+async fn process(state: &AppState, request_id: RequestId) -> Result<(), RecommendationError> {
     let store = &state.store;
     let record = store
         .recommendation(request_id)
         .await?
-        .ok_or(ApiError::NotFound("recommendation"))?;
+        .ok_or(RecommendationError::Missing("recommendation"))?;
     let job = store
         .job(record.job_id)
         .await?
-        .ok_or(ApiError::NotFound("job"))?;
+        .ok_or(RecommendationError::Missing("job"))?;
     let region = store
         .region(&job.region)
         .await?
-        .ok_or(ApiError::NotFound("region"))?;
+        .ok_or(RecommendationError::Missing("region"))?;
     let config = store.current_config().await?;
     let now = Utc::now();
-    let index = region_index(store, region.clone(), &job, &config, now).await?;
+    let index = Arc::new(region_index(store, region.clone(), &job, &config, now).await?);
     let limit = record.limit as usize;
-    let job_for_engine = job.clone();
+    let (for_engine, job_for_engine, config_for_engine) =
+        (Arc::clone(&index), job.clone(), config.clone());
     let recommendation = tokio::task::spawn_blocking(move || {
-        recommend(&index, &job_for_engine, &config, now, limit)
+        recommend(&for_engine, &job_for_engine, &config_for_engine, now, limit)
     })
-    .await
-    .map_err(ApiError::internal)?
-    .map_err(|error| ApiError::conflict("recommendation-impossible", error.to_string()))?;
+    .await??;
 
     let audit_id = AuditId::from(Uuid::new_v4());
     let audit = AuditRecord {
@@ -126,74 +184,58 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), ApiError
         excluded: recommendation.excluded,
         ..record
     };
-    let event = RecommendationReady {
-        kind: RECOMMENDATION_READY,
-        job_id: job.id,
+    let event = RecommendationReady::new(
+        job.id,
         request_id,
-        region: region.id.clone(),
-        config_version: recommendation.config_version,
-        generated_at: now,
-    };
+        region.id.clone(),
+        recommendation.config_version,
+        now,
+    );
     store
-        .complete_recommendation(&ready, &audit, &[event.into_outbox()])
+        .complete_recommendation(&ready, &audit, &[outbox_entry(&event)?])
         .await?;
-    state.events_committed();
+    state.outbox.committed();
 
     if ready.auto_assign {
-        auto_assign(state, &ready, &job, audit_id).await?;
+        auto_assign(state, &index, &config, &ready, &job, audit_id, now).await?;
     }
     Ok(())
 }
 
 /// Books the best candidate that is still free; the next one when another dispatcher took the
-/// slot meanwhile.
+/// slot meanwhile. Each goes through the one assignment step, validated against the index and
+/// the moment (`ranked_at`) the ranking was computed from.
 async fn auto_assign(
     state: &AppState,
+    index: &RegionIndex,
+    config: &ScoringConfig,
     record: &RecommendationRecord,
     job: &Job,
     audit_id: AuditId,
-) -> Result<(), ApiError> {
+    ranked_at: DateTime<Utc>,
+) -> Result<(), RecommendationError> {
     for candidate in &record.candidates {
-        let assignment = Assignment {
-            id: AssignmentId::from(Uuid::new_v4()),
-            job_id: job.id,
+        let proposal = Proposal {
+            job,
             contractor_id: candidate.contractor_id,
             start_utc: candidate.start_utc,
             end_utc: candidate.end_utc,
             source: AssignmentSource::Auto,
-            audit_id,
+            decided_by: &record.requested_by,
+            basis: Basis::Ranking {
+                audit_id,
+                rank: Some(candidate.rank),
+            },
         };
-        let decision = Decision {
-            contractor_id: candidate.contractor_id,
-            assignment_id: assignment.id,
-            decided_by: record.requested_by.clone(),
-            source: AssignmentSource::Auto,
-            rank: Some(candidate.rank),
-            decided_at: Utc::now(),
-        };
-        let event = JobAssigned {
-            kind: JOB_ASSIGNED,
-            job_id: job.id,
-            contractor_id: candidate.contractor_id,
-            assignment_id: assignment.id,
-            start_utc: assignment.start_utc,
-            end_utc: assignment.end_utc,
-            region: job.region.clone(),
-            source: AssignmentSource::Auto,
-            audit_id,
-        };
-        match state
-            .store
-            .create_assignment(&assignment, &decision, &[event.into_outbox()])
-            .await
-        {
-            Ok(()) => {
-                state.events_committed();
-                metrics::counter!("dispatch_assignments_total", "source" => "auto").increment(1);
-                return Ok(());
+        match assign(state, index, config, &proposal, ranked_at).await {
+            Ok(_) => return Ok(()),
+            Err(AssignError::Conflict(AssignmentConflict::ContractorBusy { .. })) => continue,
+            Err(AssignError::Infeasible(exclusion)) => {
+                tracing::debug!(%exclusion, "auto-assign skips a candidate no longer feasible");
+                continue;
             }
-            Err(StoreError::Assignment(AssignmentConflict::ContractorBusy { .. })) => continue,
-            Err(StoreError::Assignment(_)) => return Ok(()),
+            // Taken or closed meanwhile: nothing left to do.
+            Err(AssignError::Conflict(_)) => return Ok(()),
             Err(error) => return Err(error.into()),
         }
     }

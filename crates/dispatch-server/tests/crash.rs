@@ -3,55 +3,18 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 use serde_json::json;
 
-fn free_addr() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("addr")
-}
-
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn spawn(dir: &std::path::Path, addr: SocketAddr, hold_events: bool) -> Node {
-    let child = Command::new(env!("CARGO_BIN_EXE_dispatch"))
-        .arg("serve")
-        .env("DISPATCH_ADDR", addr.to_string())
-        .env(
-            "DISPATCH_DATABASE_URL",
-            format!("sqlite://{}", dir.join("dispatch.db").display()),
-        )
-        .env(
-            "DISPATCH_JWT_SECRET",
-            std::str::from_utf8(SECRET).expect("utf-8"),
-        )
-        .env("DISPATCH_HOLD_EVENTS", hold_events.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn dispatch");
-    let node = Node(child);
-    let api = Api::new(addr);
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok()
-            && api.call("GET", "/healthz", None, None).await.status == 200
-        {
-            return node;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("dispatch did not start on {addr}");
+async fn spawn(dir: &std::path::Path, addr: std::net::SocketAddr, hold_events: bool) -> Node {
+    spawn_node(
+        dir,
+        addr,
+        &[("DISPATCH_HOLD_EVENTS", &hold_events.to_string())],
+    )
+    .await
 }
 
 #[tokio::test]

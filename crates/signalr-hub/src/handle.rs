@@ -81,6 +81,16 @@ impl HubHandle {
         )
     }
 
+    /// Closes every connection with a Close message: `error` is shown to the clients, and
+    /// `allow_reconnect` tells them whether to reconnect (to another node, when the server is
+    /// shutting down). Returns how many connections were told.
+    pub fn close_all(&self, error: Option<String>, allow_reconnect: bool) -> usize {
+        self.registry.close_all(&Close {
+            error,
+            allow_reconnect,
+        })
+    }
+
     /// How many connections are live (handshake done, not yet closed).
     pub fn connection_count(&self) -> usize {
         self.registry.connection_count()

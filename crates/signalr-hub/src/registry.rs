@@ -543,6 +543,16 @@ impl Registry {
             .count()
     }
 
+    /// Queues `close` for every connection (each then ends); returns how many queued it.
+    pub(crate) fn close_all(&self, close: &Close) -> usize {
+        let index = self.read();
+        index
+            .connections
+            .values()
+            .filter(|entry| entry.sender.deliver(Outbound::Close(Box::new(close.clone()))))
+            .count()
+    }
+
     /// How many connections are live.
     pub(crate) fn connection_count(&self) -> usize {
         self.read().connections.len()

@@ -6,21 +6,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use dispatch_core::{
-    Assignment, AssignmentId, AssignmentSource, AuditId, ContractorId, JobId, JobStatus,
-    check_assignment,
-};
-use dispatch_store::{AuditRecord, Decision, RecommendationStatus, RequestId};
+use dispatch_core::{Assignment, AssignmentId, AssignmentSource, ContractorId, JobId};
+use dispatch_store::{RecommendationStatus, RequestId};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use crate::api::created;
 use crate::api::jobs::dispatchable_job;
+use crate::assignment::{Basis, Proposal, assign as assign_step};
 use crate::auth::{Identity, require_dispatcher};
 use crate::error::{ApiError, Problem};
-use crate::events::{JOB_ASSIGNED, JobAssigned};
 use crate::extract::ApiJson;
 use crate::planning::region_index;
 use crate::state::AppState;
@@ -69,45 +65,13 @@ async fn assign(
         ));
     }
     let job = dispatchable_job(&state, &identity, request.job_id).await?;
-    if job.status != JobStatus::Open {
-        return Err(ApiError::conflict(
-            "job-not-open",
-            "the job is not open for assignment",
-        ));
-    }
     let contractor = state
         .store
         .contractor(request.contractor_id)
         .await?
         .filter(|contractor| identity.can_dispatch(&contractor.region))
         .ok_or(ApiError::NotFound("contractor"))?;
-    let region = state
-        .store
-        .region(&job.region)
-        .await?
-        .ok_or(ApiError::NotFound("region"))?;
-    let config = state.store.current_config().await?;
-    let now = Utc::now();
-    let index = region_index(&state.store, region, &job, &config, now).await?;
-    check_assignment(
-        &index,
-        contractor.id,
-        &job,
-        request.start_utc,
-        request.end_utc,
-        &config,
-        now,
-    )
-    .map_err(|exclusion| {
-        ApiError::conflict(
-            "assignment-infeasible",
-            format!("{}: {}", exclusion.reason.code(), exclusion.message()),
-        )
-    })?;
-
-    // Without a recommendation behind the choice, the audit record is of the decision alone;
-    // it is stored with the assignment, in its transaction.
-    let (audit_id, rank, new_audit) = match request.request_id {
+    let basis = match request.request_id {
         Some(request_id) => {
             let record = state
                 .store
@@ -128,71 +92,28 @@ async fn assign(
                 .iter()
                 .find(|candidate| candidate.contractor_id == contractor.id)
                 .map(|candidate| candidate.rank);
-            (audit_id, rank, None)
+            Basis::Ranking { audit_id, rank }
         }
-        None => {
-            let audit = AuditRecord {
-                audit_id: AuditId::from(Uuid::new_v4()),
-                request_id: None,
-                region: job.region.clone(),
-                job: job.clone(),
-                config_version: config.version,
-                requested_by: identity.sub.clone(),
-                created_at: now,
-                candidates: Vec::new(),
-                excluded: Vec::new(),
-                evaluated: 0,
-                decision: None,
-            };
-            (audit.audit_id, None, Some(audit))
-        }
+        None => Basis::DecisionAlone,
     };
-
-    let assignment = Assignment {
-        id: AssignmentId::from(Uuid::new_v4()),
-        job_id: job.id,
+    let region = state
+        .store
+        .region(&job.region)
+        .await?
+        .ok_or(ApiError::NotFound("region"))?;
+    let config = state.store.current_config().await?;
+    let now = Utc::now();
+    let index = region_index(&state.store, region, &job, &config, now).await?;
+    let proposal = Proposal {
+        job: &job,
         contractor_id: contractor.id,
         start_utc: request.start_utc,
         end_utc: request.end_utc,
         source: AssignmentSource::Manual,
-        audit_id,
+        decided_by: &identity.sub,
+        basis,
     };
-    let decision = Decision {
-        contractor_id: contractor.id,
-        assignment_id: assignment.id,
-        decided_by: identity.sub.clone(),
-        source: AssignmentSource::Manual,
-        rank,
-        decided_at: now,
-    };
-    let event = JobAssigned {
-        kind: JOB_ASSIGNED,
-        job_id: job.id,
-        contractor_id: contractor.id,
-        assignment_id: assignment.id,
-        start_utc: assignment.start_utc,
-        end_utc: assignment.end_utc,
-        region: job.region.clone(),
-        source: AssignmentSource::Manual,
-        audit_id,
-    };
-    let events = [event.into_outbox()];
-    match &new_audit {
-        Some(audit) => {
-            state
-                .store
-                .create_assignment_with_audit(audit, &assignment, &decision, &events)
-                .await?
-        }
-        None => {
-            state
-                .store
-                .create_assignment(&assignment, &decision, &events)
-                .await?
-        }
-    }
-    state.events_committed();
-    metrics::counter!("dispatch_assignments_total", "source" => "manual").increment(1);
+    let assignment = assign_step(&state, &index, &config, &proposal, now).await?;
     Ok(created(&assignment))
 }
 

@@ -28,7 +28,7 @@ async fn healthz() -> Json<serde_json::Value> {
 /// balancer should keep sending traffic here.
 async fn readyz(State(state): State<AppState>) -> Response {
     let backplane = state.backplane.health();
-    let relay = state.relay_status.role();
+    let relay = state.outbox.role();
     match state.store.ping().await {
         Ok(()) => Json(json!({
             "status": if backplane.up { "ready" } else { "degraded" },

@@ -119,6 +119,54 @@ pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
     }
 }
 
+/// A free port on 127.0.0.1 (bound, then released for the process under test to take).
+pub fn free_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr")
+}
+
+/// A real `dispatch serve` process; killed (SIGKILL) when dropped.
+pub struct Node(pub std::process::Child);
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the `dispatch` binary serving `addr` on the SQLite file `dir/dispatch.db`, with the
+/// test secret and `env` on top, and waits until `/healthz` answers.
+pub async fn spawn_node(dir: &std::path::Path, addr: SocketAddr, env: &[(&str, &str)]) -> Node {
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dispatch"))
+        .arg("serve")
+        .env("DISPATCH_ADDR", addr.to_string())
+        .env(
+            "DISPATCH_DATABASE_URL",
+            format!("sqlite://{}", dir.join("dispatch.db").display()),
+        )
+        .env(
+            "DISPATCH_JWT_SECRET",
+            std::str::from_utf8(SECRET).expect("utf-8"),
+        )
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn dispatch");
+    let node = Node(child);
+    let api = Api::new(addr);
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok()
+            && api.call("GET", "/healthz", None, None).await.status == 200
+        {
+            return node;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("dispatch did not start on {addr}");
+}
+
 /// An answer: status, headers and the body as JSON (or `Value::String` if it is not JSON).
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -186,6 +234,28 @@ impl Api {
         .await
     }
 
+    /// [`Api::call`], with a connection error (refused, reset, closed) as `Err` instead of a
+    /// failed test.
+    pub async fn try_call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Result<Answer, String> {
+        let bytes = body
+            .map(|body| Bytes::from(body.to_string()))
+            .unwrap_or_default();
+        self.try_raw(
+            method,
+            path,
+            token,
+            &[("content-type", "application/json")],
+            bytes,
+        )
+        .await
+    }
+
     /// Sends raw bytes with the given headers.
     pub async fn raw(
         &self,
@@ -195,6 +265,20 @@ impl Api {
         headers: &[(&str, &str)],
         body: Bytes,
     ) -> Answer {
+        self.try_raw(method, path, token, headers, body)
+            .await
+            .expect("http")
+    }
+
+    /// [`Api::raw`], with a connection error as `Err`.
+    pub async fn try_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> Result<Answer, String> {
         let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).expect("method"))
             .uri(format!("http://{}{path}", self.addr));
@@ -208,22 +292,22 @@ impl Api {
         let response = tokio::time::timeout(Duration::from_secs(30), self.http.request(request))
             .await
             .expect("answer in time")
-            .expect("http");
+            .map_err(|error| format!("{error:?}"))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let bytes = response
             .into_body()
             .collect()
             .await
-            .expect("body")
+            .map_err(|error| format!("{error:?}"))?
             .to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).to_string()));
-        Answer {
+        Ok(Answer {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// Creates a region (as admin).
@@ -432,6 +516,27 @@ impl HubClient {
                 Some(record) if record["type"] == 1 => events.push(record),
                 Some(_) => {}
                 None => return events,
+            }
+        }
+    }
+
+    /// Every record until the server closes the connection (or `wait` passes), pings skipped;
+    /// the last is the server's Close message if it sent one.
+    pub async fn until_closed(&mut self, wait: Duration) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut records = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
+                Some(record) if record["type"] == 6 => {}
+                Some(record) => {
+                    let closed = record["type"] == 7;
+                    records.push(record);
+                    if closed {
+                        return records;
+                    }
+                }
+                None => return records,
             }
         }
     }

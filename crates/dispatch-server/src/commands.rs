@@ -1,0 +1,138 @@
+//! What the `dispatch` binary's commands do: `serve`, `demo` and `token`. The binary parses the
+//! command line and calls [`run`]; everything else is here, so tests and other binaries can
+//! wire a node the same way.
+
+use anyhow::Context as _;
+use chrono::Utc;
+use dispatch_backplane::Backplane;
+use dispatch_core::RegionId;
+use dispatch_store::Store;
+use signalr_hub::{ConnectionTokenKey, HubOptions};
+
+use crate::auth::{JwtKeys, Role};
+use crate::config::{Command, DemoArgs, ServeArgs, TokenArgs};
+use crate::{RunOptions, Service, demo, shutdown};
+
+/// Runs one command to its end (`serve`: until SIGTERM or Ctrl-C, then a graceful stop).
+pub async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => load_demo(args).await,
+        Command::Token(args) => print_token(args),
+    }
+}
+
+/// Opens the store named by `url`, saying which one failed without its password.
+async fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::connect(url)
+        .await
+        .with_context(|| format!("cannot open the database {}", redact(url)))
+}
+
+/// `dispatch serve`: one node, until SIGTERM or Ctrl-C.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let (secret, dev_mode) = args.common.secret();
+    if dev_mode {
+        tracing::warn!(
+            "DISPATCH_JWT_SECRET is not set: development mode, tokens are signed with a public secret"
+        );
+    }
+    let store = open_store(&args.common.database_url).await?;
+    let (backplane, subscription) = match &args.backplane_url {
+        Some(url) if !url.is_empty() => {
+            let deployment = store
+                .deployment_id()
+                .await
+                .context("reading the database's deployment id")?;
+            let channel = args.backplane_channel(&deployment);
+            let connected = Backplane::connect(url, &channel)
+                .with_context(|| format!("DISPATCH_BACKPLANE_URL={}", redact(url)))?;
+            tracing::info!(backplane = %redact(url), %channel, "events cross nodes on the backplane");
+            connected
+        }
+        _ => Backplane::in_process(),
+    };
+    if args.demo {
+        let summary = demo::load(&store, 7, 150, Utc::now())
+            .await
+            .context("loading demo data")?;
+        tracing::info!(?summary, "demo data");
+    }
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.addr))?;
+    tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
+    let service = Service::with_backplane(
+        store,
+        JwtKeys::new(&secret),
+        dev_mode,
+        HubOptions {
+            // Nodes sharing the secret accept each other's connection tokens: no sticky
+            // sessions needed for WebSockets.
+            connection_token_key: Some(connection_token_key(&secret)),
+            ..HubOptions::default()
+        },
+        backplane,
+        subscription,
+    );
+    let options = RunOptions {
+        workers: args.workers,
+        hold_events: args.hold_events,
+        relay_start_delay: std::time::Duration::from_millis(args.relay_start_delay_ms),
+        outbox_retention: std::time::Duration::from_secs(
+            args.outbox_retention_hours.saturating_mul(3600),
+        ),
+    };
+    service.run(listener, options, shutdown::signal()).await
+}
+
+/// `dispatch demo`: loads the demo data into an empty database.
+async fn load_demo(args: DemoArgs) -> anyhow::Result<()> {
+    let store = open_store(&args.common.database_url).await?;
+    let summary = demo::load(&store, args.seed, args.contractors, Utc::now())
+        .await
+        .context("loading demo data")?;
+    if summary.regions == 0 {
+        println!("the database already has regions; nothing loaded");
+    } else {
+        println!(
+            "loaded {} regions, {} contractors, {} assignments, {} open jobs",
+            summary.regions, summary.contractors, summary.assignments, summary.open_jobs
+        );
+    }
+    Ok(())
+}
+
+/// `dispatch token`: prints a token signed with the configured secret.
+fn print_token(args: TokenArgs) -> anyhow::Result<()> {
+    let (secret, _) = args.common.secret();
+    let regions = args.regions.into_iter().map(RegionId::new).collect();
+    let token = JwtKeys::new(&secret)
+        .mint_for(&args.sub, args.role, regions, args.contractor, args.hours)
+        .context("the token's claims do not fit its role")?;
+    if args.role == Role::Contractor && args.contractor.is_none() {
+        anyhow::bail!("a contractor token needs --contractor <id>");
+    }
+    println!("{token}");
+    Ok(())
+}
+
+/// The key connection tokens are signed with, derived from the token secret so that every node
+/// of a deployment has it and it is never the JWT key itself.
+fn connection_token_key(secret: &[u8]) -> ConnectionTokenKey {
+    use sha2::Digest as _;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(b"dispatch/signalr-connection-token/v1\0");
+    hasher.update(secret);
+    ConnectionTokenKey::new(hasher.finalize())
+}
+
+/// The URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://…@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
