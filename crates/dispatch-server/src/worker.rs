@@ -154,8 +154,7 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
     let now = Utc::now();
     let index = Arc::new(region_index(store, region.clone(), &job, &config, now).await?);
     let limit = record.limit as usize;
-    let (for_engine, job_for_engine, config_for_engine) =
-        (Arc::clone(&index), job.clone(), config.clone());
+    let (for_engine, job_for_engine, config_for_engine) = (Arc::clone(&index), job.clone(), config);
     let recommendation = tokio::task::spawn_blocking(move || {
         recommend(&for_engine, &job_for_engine, &config_for_engine, now, limit)
     })
