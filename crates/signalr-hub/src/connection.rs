@@ -28,11 +28,12 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::auth::Principal;
 use crate::handle::HubHandle;
-use crate::http_transport::TransportKind;
 use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
-use crate::registry::{ConnectionSender, Outbound, SharedMessage, TokenGuard};
+use crate::options::TransportKind;
+use crate::outbound::{ConnectionSender, Outbound, SharedMessage};
+use crate::registry::TokenGuard;
 use crate::stateful::{ReceiveTracker, ReplayBuffer, is_trackable};
 
 /// What the HTTP layer knows about a connection when its transport opens.

@@ -33,11 +33,10 @@ use serde::Serialize;
 
 use crate::auth::{AuthRequest, Principal, bearer_token};
 use crate::connection::{self, ConnectionStart, ResumeSlot};
-use crate::http_transport::{
-    CloseOnDrop, HttpChannel, SendRefusal, TransportKind, frame_bytes, sse_event,
-};
+use crate::http_transport::{CloseOnDrop, HttpChannel, SendRefusal, frame_bytes, sse_event};
 use crate::hub::HubShared;
 use crate::ids::{ConnectionId, ConnectionToken};
+use crate::options::{HubOptions, TransportKind};
 use crate::registry::{ClaimError, EarlyInput, TokenGuard, TokenState};
 
 /// The newest negotiate protocol version this server speaks.
@@ -241,16 +240,13 @@ async fn negotiate(
     let (connection_id, token) = hub.registry.negotiate(version >= 1, stateful);
     let transports = hub.options.transports;
     let available_transports = [
-        (transports.web_sockets, TransportKind::WebSockets),
-        (
-            transports.server_sent_events,
-            TransportKind::ServerSentEvents,
-        ),
-        (transports.long_polling, TransportKind::LongPolling),
+        TransportKind::WebSockets,
+        TransportKind::ServerSentEvents,
+        TransportKind::LongPolling,
     ]
     .into_iter()
-    .filter(|(enabled, _)| *enabled)
-    .map(|(_, kind)| AvailableTransport {
+    .filter(|kind| transports.offers(*kind))
+    .map(|kind| AvailableTransport {
         transport: kind.name(),
         transfer_formats: if kind.supports_binary() {
             &["Text", "Binary"]
@@ -270,12 +266,7 @@ async fn negotiate(
 }
 
 fn transport_enabled(hub: &HubShared, kind: TransportKind) -> bool {
-    let transports = hub.options.transports;
-    match kind {
-        TransportKind::WebSockets => transports.web_sockets,
-        TransportKind::ServerSentEvents => transports.server_sent_events,
-        TransportKind::LongPolling => transports.long_polling,
-    }
+    hub.options.transports.offers(kind)
 }
 
 fn not_supported(kind: TransportKind) -> Response {
@@ -394,7 +385,7 @@ fn websocket(
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
 }
 /// The largest frame or POST body accepted: several messages may travel together.
-fn frame_limit(options: &crate::options::HubOptions) -> usize {
+fn frame_limit(options: &HubOptions) -> usize {
     options.max_message_size.saturating_mul(4).max(64 * 1024)
 }
 

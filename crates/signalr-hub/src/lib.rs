@@ -43,6 +43,7 @@ mod hub;
 mod ids;
 mod method;
 mod options;
+mod outbound;
 mod registry;
 mod stateful;
 mod token;
