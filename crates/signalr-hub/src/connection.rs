@@ -13,7 +13,7 @@
 use std::fmt::Display;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use bytes::{Bytes, BytesMut};
@@ -31,9 +31,9 @@ use crate::handle::HubHandle;
 use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
+use crate::negotiation::{ResumeSlot, TokenGuard};
 use crate::options::TransportKind;
 use crate::outbound::{ConnectionSender, Outbound, SharedMessage};
-use crate::registry::TokenGuard;
 use crate::stateful::{ReceiveTracker, ReplayBuffer, is_trackable};
 
 /// What the HTTP layer knows about a connection when its transport opens.
@@ -46,26 +46,6 @@ pub(crate) struct ConnectionStart<S> {
     pub(crate) resume: Option<(Arc<ResumeSlot<S>>, mpsc::Receiver<S>)>,
     /// Bytes the client POSTed before the transport opened; read before the socket's.
     pub(crate) early_input: Vec<u8>,
-}
-
-/// The door a reconnecting client's new WebSocket comes through, kept with the token.
-#[derive(Debug)]
-pub(crate) struct ResumeSlot<S> {
-    pub(crate) sockets: mpsc::Sender<S>,
-    /// Set once the handshake enabled stateful reconnect (version 2 or later).
-    pub(crate) enabled: AtomicBool,
-}
-
-impl<S> ResumeSlot<S> {
-    /// A slot and the receiving end the connection task listens on.
-    pub(crate) fn new() -> (Arc<Self>, mpsc::Receiver<S>) {
-        let (sockets, receiver) = mpsc::channel(1);
-        let slot = Arc::new(Self {
-            sockets,
-            enabled: AtomicBool::new(false),
-        });
-        (slot, receiver)
-    }
 }
 
 /// How a connection's loop ended, and so what it still owes the client.
@@ -154,7 +134,6 @@ where
         });
     let guard = hub.registry.register(
         connection_id.clone(),
-        token.take(),
         principal.user_id.clone(),
         ConnectionSender {
             queue_tx: queue_tx.clone(),
@@ -210,6 +189,8 @@ where
     // Leave the registry first: nobody should queue for a connection that is on its way out,
     // and the close handshake below may take a while with a client that stopped reading.
     drop(guard);
+    // Then the token: from here on a request with it finds no connection (404).
+    drop(token);
     tracing::debug!(connection_id = %caller.connection_id, "disconnected");
     let mut socket = connection.socket;
     let farewell = async {

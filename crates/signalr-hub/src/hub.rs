@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::auth::{AuthError, AuthRequest, Authenticator, Principal};
 use crate::handle::HubHandle;
 use crate::method::{Caller, FromArguments, HubError, MethodTable};
+use crate::negotiation::TokenTable;
 use crate::options::HubOptions;
 use crate::registry::Registry;
 use crate::token::TokenSigner;
@@ -27,6 +28,8 @@ pub(crate) struct HubShared {
     pub(crate) on_disconnected: Option<DisconnectedHook>,
     pub(crate) authenticator: Option<Authenticator>,
     pub(crate) registry: Arc<Registry>,
+    /// The negotiated connection tokens and the transports holding them.
+    pub(crate) tokens: Arc<TokenTable>,
     /// Replay bytes held by all stateful connections, for the hub-wide cap.
     pub(crate) replay_bytes: Arc<AtomicUsize>,
 }
@@ -117,7 +120,7 @@ impl HubBuilder {
                 key,
                 lifetime: self.options.connection_token_lifetime,
             });
-        let registry = Arc::new(Registry::new(self.options.disconnect_timeout, signer));
+        let tokens = Arc::new(TokenTable::new(self.options.disconnect_timeout, signer));
         Hub {
             shared: Arc::new(HubShared {
                 options: self.options,
@@ -125,7 +128,8 @@ impl HubBuilder {
                 on_connected: self.on_connected,
                 on_disconnected: self.on_disconnected,
                 authenticator: self.authenticator,
-                registry,
+                registry: Arc::new(Registry::default()),
+                tokens,
                 replay_bytes: Arc::new(AtomicUsize::new(0)),
             }),
         }

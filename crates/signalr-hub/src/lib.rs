@@ -42,6 +42,7 @@ mod http_transport;
 mod hub;
 mod ids;
 mod method;
+mod negotiation;
 mod options;
 mod outbound;
 mod registry;
