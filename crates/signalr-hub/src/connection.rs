@@ -28,12 +28,12 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::auth::Principal;
 use crate::handle::HubHandle;
-use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
 use crate::negotiation::{ResumeSlot, TokenGuard};
 use crate::options::TransportKind;
 use crate::outbound::{ConnectionSender, Outbound, SharedMessage};
+use crate::shared::HubShared;
 use crate::stateful::{ReceiveTracker, ReplayBuffer, is_trackable};
 
 /// What the HTTP layer knows about a connection when its transport opens.

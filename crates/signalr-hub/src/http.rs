@@ -35,10 +35,10 @@ use serde::Serialize;
 use crate::auth::{AuthRequest, Principal, bearer_token};
 use crate::connection::{self, ConnectionStart};
 use crate::http_transport::{CloseOnDrop, HttpChannel, SendRefusal, frame_bytes, sse_event};
-use crate::hub::HubShared;
 use crate::ids::{ConnectionId, ConnectionToken};
 use crate::negotiation::{ClaimError, EarlyInput, ResumeSlot, TokenState};
 use crate::options::{HubOptions, TransportKind};
+use crate::shared::HubShared;
 
 /// The newest negotiate protocol version this server speaks.
 const MAX_NEGOTIATE_VERSION: i64 = 1;
