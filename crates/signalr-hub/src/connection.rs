@@ -58,6 +58,17 @@ pub(crate) struct ConnectionStart<S> {
     pub(crate) early_input: Vec<u8>,
 }
 
+/// What a connection runs on: an axum WebSocket, or an HTTP transport's channel socket.
+pub(crate) trait Socket:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error: Display> + Unpin + Send
+{
+}
+
+impl<S> Socket for S where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error: Display> + Unpin + Send
+{
+}
+
 /// How a connection's loop ended, and so what it still owes the client.
 #[derive(Debug)]
 enum End {
@@ -72,11 +83,11 @@ enum End {
 const CONNECTION_ERROR: &str = "Connection closed with an error.";
 
 /// Runs a connection from the open transport to cleanup.
-pub(crate) async fn run<S>(hub: Arc<HubShared>, mut start: ConnectionStart<S>, mut socket: S)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
-    <S as Sink<Message>>::Error: Display,
-{
+pub(crate) async fn run<S: Socket>(
+    hub: Arc<HubShared>,
+    mut start: ConnectionStart<S>,
+    mut socket: S,
+) {
     // A connection that ends in its handshake was never reachable: dropping `start` forgets
     // its token.
     let Some(accepted) = handshake(&hub.options, &mut start, &mut socket).await else {
@@ -88,14 +99,11 @@ where
 
 /// Reads the client's handshake request, early input first, and answers it. `None` ends the
 /// connection: the client left, or was refused and told why.
-async fn handshake<S>(
+async fn handshake<S: Socket>(
     options: &HubOptions,
     start: &mut ConnectionStart<S>,
     socket: &mut S,
-) -> Option<Accepted>
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
+) -> Option<Accepted> {
     let early_input = std::mem::take(&mut start.early_input);
     let request = read_handshake(
         socket,
@@ -124,16 +132,12 @@ where
 
 /// Registers the connection and runs the connected hook, then the message loop until the
 /// connection ends; returns it, still registered, with how it ended.
-async fn open<S>(
+async fn open<S: Socket>(
     hub: Arc<HubShared>,
     start: ConnectionStart<S>,
     socket: S,
     accepted: Accepted,
-) -> (Connection<S>, End)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
-    <S as Sink<Message>>::Error: Display,
-{
+) -> (Connection<S>, End) {
     let mut connection = Connection::register(hub, start, socket, accepted);
     let end = match connected_hook(&connection.hub, &connection.caller).await {
         Some(refusal) => End::Close(refusal),
@@ -144,10 +148,7 @@ where
 
 /// Leaves the registry and forgets the token, then gives the client what `end` still owes it
 /// while the disconnected hook runs.
-async fn close<S>(connection: Connection<S>, end: End)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
+async fn close<S: Socket>(connection: Connection<S>, end: End) {
     let Connection {
         registration,
         hub,
@@ -186,15 +187,12 @@ enum Handshake {
     Gone,
 }
 
-async fn read_handshake<S>(
+async fn read_handshake<S: Socket>(
     socket: &mut S,
     mut input: Vec<u8>,
     max_size: usize,
     transport: TransportKind,
-) -> Handshake
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
+) -> Handshake {
     loop {
         match decode_handshake_request(&input, max_size) {
             Ok(Some((request, used))) => {
@@ -246,10 +244,7 @@ where
 }
 
 /// Tells the client why its handshake failed, then closes the socket.
-async fn refuse_handshake<S>(options: &HubOptions, socket: &mut S, error: &str)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
+async fn refuse_handshake<S: Socket>(options: &HubOptions, socket: &mut S, error: &str) {
     tracing::debug!(%error, "handshake rejected");
     let mut response = Vec::new();
     encode_handshake_response(Some(error), &mut response);
@@ -319,11 +314,7 @@ struct Connection<S> {
     stateful: Option<Stateful<S>>,
 }
 
-impl<S> Connection<S>
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
-    <S as Sink<Message>>::Error: Display,
-{
+impl<S: Socket> Connection<S> {
     /// Makes the connection reachable (in the registry under its id, with its queue) and sets
     /// up what the message loop needs.
     fn register(
@@ -841,10 +832,12 @@ where
 
 /// What `end` still owes the client: a Close message and the close handshake, only the
 /// close handshake, or nothing.
-async fn farewell<S>(options: &HubOptions, protocol: HubProtocol, socket: &mut S, end: End)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
+async fn farewell<S: Socket>(
+    options: &HubOptions,
+    protocol: HubProtocol,
+    socket: &mut S,
+    end: End,
+) {
     match end {
         End::Close(message) => {
             let mut out = Vec::new();
@@ -866,10 +859,7 @@ where
 const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Sends a normal close frame and waits briefly for the client's, so it sees a clean close.
-async fn close_socket<S>(socket: &mut S)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
+async fn close_socket<S: Socket>(socket: &mut S) {
     let frame = Message::Close(Some(CloseFrame {
         code: close_code::NORMAL,
         reason: Utf8Bytes::default(),
