@@ -1,11 +1,20 @@
-//! One connection's task: handshake, then a loop that owns the socket.
+//! One connection's task, top-down: `run` = `handshake` → `open` → `close`.
+//!
+//! * **handshake**: read the client's handshake request (after any bytes it POSTed before the
+//!   transport opened), then accept it or refuse it with an error response.
+//! * **open**: register the connection (from then on hub code can reach it), run the
+//!   connected hook, then the message loop until the client leaves, the server closes the
+//!   connection, or it is aborted ([`End`]).
+//! * **close**: leave the registry, forget the token, then give the client what [`End`] still
+//!   owes it while the disconnected hook runs.
 //!
 //! The task is the only writer of its socket. Everything else — group sends, completions of
 //! invocations running on other tasks, a server-side close — reaches it through the bounded
 //! queue in the registry. The loop reads client frames into a byte buffer (the WebSocket is a
 //! byte stream: message boundaries and opcodes carry no meaning), dispatches every whole hub
 //! message it finds, drains the queue into as few frames as possible, pings when it has been
-//! quiet for the keep-alive interval, and closes a client that has been silent too long.
+//! quiet for the keep-alive interval, and closes a client that has been silent too long. A
+//! stateful connection that loses its socket waits for the client's next one and replays.
 //!
 //! The loop is written against `Stream`/`Sink` of WebSocket messages, not a concrete socket,
 //! so tests and other transports can drive it with channels.
@@ -13,7 +22,7 @@
 use std::fmt::Display;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, close_code};
 use bytes::{Bytes, BytesMut};
@@ -28,11 +37,13 @@ use tokio::time::{Instant, sleep_until, timeout};
 
 use crate::auth::Principal;
 use crate::handle::HubHandle;
-use crate::http_transport::TransportKind;
-use crate::hub::HubShared;
 use crate::ids::ConnectionId;
 use crate::method::{Caller, InvocationError};
-use crate::registry::{ConnectionSender, Outbound, SharedMessage, TokenGuard};
+use crate::negotiation::{ResumeSlot, TokenGuard};
+use crate::options::{HubOptions, TransportKind};
+use crate::outbound::{ConnectionSender, Outbound, SharedMessage};
+use crate::registry::ConnectionGuard;
+use crate::shared::HubShared;
 use crate::stateful::{ReceiveTracker, ReplayBuffer, is_trackable};
 
 /// What the HTTP layer knows about a connection when its transport opens.
@@ -47,24 +58,15 @@ pub(crate) struct ConnectionStart<S> {
     pub(crate) early_input: Vec<u8>,
 }
 
-/// The door a reconnecting client's new WebSocket comes through, kept with the token.
-#[derive(Debug)]
-pub(crate) struct ResumeSlot<S> {
-    pub(crate) sockets: mpsc::Sender<S>,
-    /// Set once the handshake enabled stateful reconnect (version 2 or later).
-    pub(crate) enabled: AtomicBool,
+/// What a connection runs on: an axum WebSocket, or an HTTP transport's channel socket.
+pub(crate) trait Socket:
+    Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error: Display> + Unpin + Send
+{
 }
 
-impl<S> ResumeSlot<S> {
-    /// A slot and the receiving end the connection task listens on.
-    pub(crate) fn new() -> (Arc<Self>, mpsc::Receiver<S>) {
-        let (sockets, receiver) = mpsc::channel(1);
-        let slot = Arc::new(Self {
-            sockets,
-            enabled: AtomicBool::new(false),
-        });
-        (slot, receiver)
-    }
+impl<S> Socket for S where
+    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message, Error: Display> + Unpin + Send
+{
 }
 
 /// How a connection's loop ended, and so what it still owes the client.
@@ -81,150 +83,86 @@ enum End {
 const CONNECTION_ERROR: &str = "Connection closed with an error.";
 
 /// Runs a connection from the open transport to cleanup.
-pub(crate) async fn run<S>(hub: Arc<HubShared>, mut start: ConnectionStart<S>, mut socket: S)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
-    <S as Sink<Message>>::Error: Display,
-{
-    let options = &hub.options;
-    let handshake = timeout(
-        options.handshake_timeout,
-        read_handshake(
-            &mut socket,
-            std::mem::take(&mut start.early_input),
-            options.max_message_size,
-            start.transport,
-        ),
-    )
-    .await
-    .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
-    let (protocol, version, input) = match handshake {
-        Handshake::Accepted {
-            protocol,
-            version,
-            rest,
-        } => (protocol, version, rest),
-        Handshake::Rejected(error) => {
-            tracing::debug!(%error, "handshake rejected");
-            let mut out = Vec::new();
-            encode_handshake_response(Some(&error), &mut out);
-            let frame = text_frame(Bytes::from(out));
-            let _ = timeout(options.send_timeout, socket.send(frame)).await;
-            close_socket(&mut socket).await;
-            return;
-        }
-        Handshake::Gone => return,
-    };
-
-    let mut accepted = Vec::new();
-    encode_handshake_response(None, &mut accepted);
-    if socket
-        .send(frame_for(protocol, Bytes::from(accepted)))
-        .await
-        .is_err()
-    {
+pub(crate) async fn run<S: Socket>(
+    hub: Arc<HubShared>,
+    mut start: ConnectionStart<S>,
+    mut socket: S,
+) {
+    // A connection that ends in its handshake was never reachable: dropping `start` forgets
+    // its token.
+    let Some(accepted) = handshake(&hub.options, &mut start, &mut socket).await else {
         return;
-    }
-
-    let (queue_tx, queue_rx) = mpsc::channel(options.max_pending_messages.max(1));
-    let abort = Arc::new(Notify::new());
-    let ConnectionStart {
-        transport,
-        connection_id,
-        token,
-        principal,
-        resume,
-        early_input: _,
-    } = start;
-    // Stateful reconnect needs the client to have asked at negotiate *and* to speak hub
-    // protocol version 2; a version-1 client would not understand Ack and Sequence.
-    let stateful = resume
-        .filter(|_| version >= 2 && transport == TransportKind::WebSockets)
-        .map(|(slot, sockets)| {
-            slot.enabled.store(true, Ordering::Release);
-            Stateful {
-                replay: ReplayBuffer::new(
-                    options.stateful_reconnect_buffer_size,
-                    Arc::clone(&hub.replay_bytes),
-                ),
-                received: ReceiveTracker::new(),
-                sockets,
-            }
-        });
-    let guard = hub.registry.register(
-        connection_id.clone(),
-        token.take(),
-        principal.user_id.clone(),
-        ConnectionSender {
-            queue_tx: queue_tx.clone(),
-            abort: Arc::clone(&abort),
-        },
-    );
-    let caller = Caller {
-        connection_id,
-        principal: Arc::new(principal),
-        hub: HubHandle {
-            registry: Arc::clone(&hub.registry),
-        },
     };
-    tracing::debug!(
-        connection_id = %caller.connection_id,
-        protocol = protocol.name(),
-        transport = transport.name(),
-        stateful = stateful.is_some(),
-        "connected"
-    );
+    let (connection, end) = open(hub, start, socket, accepted).await;
+    close(connection, end).await;
+}
 
-    let refused = match &hub.on_connected {
-        Some(hook) => match AssertUnwindSafe(hook(caller.clone())).catch_unwind().await {
-            Ok(Ok(())) => None,
-            Ok(Err(error)) => Some(error.message().to_owned()),
-            Err(_) => Some(CONNECTION_ERROR.to_owned()),
-        },
-        None => None,
-    };
-    let mut connection = Connection {
-        hub: Arc::clone(&hub),
-        caller: caller.clone(),
-        protocol,
-        inherent_keep_alive: transport.has_inherent_keep_alive(),
+/// Reads the client's handshake request, early input first, and answers it. `None` ends the
+/// connection: the client left, or was refused and told why.
+async fn handshake<S: Socket>(
+    options: &HubOptions,
+    start: &mut ConnectionStart<S>,
+    socket: &mut S,
+) -> Option<Accepted> {
+    let early_input = std::mem::take(&mut start.early_input);
+    let request = read_handshake(
         socket,
-        input,
-        queue_tx,
-        queue_rx,
-        abort,
-        invocations: Arc::new(Semaphore::new(options.max_parallel_invocations.max(1))),
-        blocked: None,
-        direct: Vec::new(),
-        stateful,
-    };
-    let end = match refused {
-        Some(error) => End::Close(Close {
-            error: Some(error),
-            allow_reconnect: false,
-        }),
-        None => connection.run().await,
-    };
+        early_input,
+        options.max_message_size,
+        start.transport,
+    );
+    let outcome = timeout(options.handshake_timeout, request)
+        .await
+        .unwrap_or_else(|_| Handshake::Rejected("Handshake was canceled.".to_owned()));
+    match outcome {
+        Handshake::Accepted(accepted) => {
+            let mut response = Vec::new();
+            encode_handshake_response(None, &mut response);
+            let frame = frame_for(accepted.protocol, Bytes::from(response));
+            socket.send(frame).await.ok()?;
+            Some(accepted)
+        }
+        Handshake::Rejected(error) => {
+            refuse_handshake(options, socket, &error).await;
+            None
+        }
+        Handshake::Gone => None,
+    }
+}
 
+/// Registers the connection and runs the connected hook, then the message loop until the
+/// connection ends; returns it, still registered, with how it ended.
+async fn open<S: Socket>(
+    hub: Arc<HubShared>,
+    start: ConnectionStart<S>,
+    socket: S,
+    accepted: Accepted,
+) -> (Connection<S>, End) {
+    let mut connection = Connection::register(hub, start, socket, accepted);
+    let end = match connected_hook(&connection.hub, &connection.caller).await {
+        Some(refusal) => End::Close(refusal),
+        None => connection.message_loop().await,
+    };
+    (connection, end)
+}
+
+/// Leaves the registry and forgets the token, then gives the client what `end` still owes it
+/// while the disconnected hook runs.
+async fn close<S: Socket>(connection: Connection<S>, end: End) {
+    let Connection {
+        registration,
+        hub,
+        caller,
+        protocol,
+        mut socket,
+        ..
+    } = connection;
     // Leave the registry first: nobody should queue for a connection that is on its way out,
     // and the close handshake below may take a while with a client that stopped reading.
-    drop(guard);
+    // Then the token: from here on a request with it finds no connection (404).
+    drop(registration);
     tracing::debug!(connection_id = %caller.connection_id, "disconnected");
-    let mut socket = connection.socket;
-    let farewell = async {
-        match end {
-            End::Close(close) => {
-                let mut out = Vec::new();
-                if protocol.encode(&HubMessage::Close(close), &mut out).is_ok() {
-                    let frame = frame_for(protocol, Bytes::from(out));
-                    let _ = timeout(options.send_timeout, socket.send(frame)).await;
-                }
-                close_socket(&mut socket).await;
-            }
-            End::ClientGone => close_socket(&mut socket).await,
-            End::Abort => {}
-        }
-    };
+    let farewell = farewell(&hub.options, protocol, &mut socket, end);
     let hook = async {
         if let Some(hook) = &hub.on_disconnected {
             let _ = AssertUnwindSafe(hook(caller)).catch_unwind().await;
@@ -233,25 +171,28 @@ where
     tokio::join!(farewell, hook);
 }
 
+// Handshake.
+
+/// A handshake request the server accepts.
+struct Accepted {
+    protocol: HubProtocol,
+    version: u32,
+    /// What the client sent after the handshake request: the start of its hub messages.
+    input: Vec<u8>,
+}
+
 enum Handshake {
-    Accepted {
-        protocol: HubProtocol,
-        version: u32,
-        rest: Vec<u8>,
-    },
+    Accepted(Accepted),
     Rejected(String),
     Gone,
 }
 
-async fn read_handshake<S>(
+async fn read_handshake<S: Socket>(
     socket: &mut S,
     mut input: Vec<u8>,
     max_size: usize,
     transport: TransportKind,
-) -> Handshake
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
+) -> Handshake {
     loop {
         match decode_handshake_request(&input, max_size) {
             Ok(Some((request, used))) => {
@@ -276,11 +217,11 @@ where
                     ));
                 }
                 input.drain(..used);
-                return Handshake::Accepted {
+                return Handshake::Accepted(Accepted {
                     protocol,
                     version: request.version,
-                    rest: input,
-                };
+                    input,
+                });
             }
             Ok(None) => {}
             Err(HandshakeError::TooLarge { .. }) => {
@@ -302,48 +243,37 @@ where
     }
 }
 
-fn text_frame(bytes: Bytes) -> Message {
-    match Utf8Bytes::try_from(bytes) {
-        Ok(text) => Message::Text(text),
-        // Our JSON encoder only writes UTF-8; should that ever break, a binary frame still
-        // carries the bytes rather than dropping them.
-        Err(error) => {
-            tracing::error!(%error, "encoded JSON is not UTF-8");
-            Message::Binary(Bytes::new())
-        }
-    }
+/// Tells the client why its handshake failed, then closes the socket.
+async fn refuse_handshake<S: Socket>(options: &HubOptions, socket: &mut S, error: &str) {
+    tracing::debug!(%error, "handshake rejected");
+    let mut response = Vec::new();
+    encode_handshake_response(Some(error), &mut response);
+    let frame = text_frame(Bytes::from(response));
+    let _ = timeout(options.send_timeout, socket.send(frame)).await;
+    close_socket(socket).await;
 }
 
-/// JSON travels in Text frames and MessagePack in Binary ones: the JS client rejects the other.
-fn frame_for(protocol: HubProtocol, bytes: Bytes) -> Message {
-    match protocol.transfer_format() {
-        TransferFormat::Text => text_frame(bytes),
-        TransferFormat::Binary => Message::Binary(bytes),
-    }
-}
+// Open: the message loop.
 
-/// How long to wait for the client's close frame after ours (ASP.NET Core's `CloseTimeout`).
-const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Sends a normal close frame and waits briefly for the client's, so it sees a clean close.
-async fn close_socket<S>(socket: &mut S)
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin,
-{
-    let frame = Message::Close(Some(CloseFrame {
-        code: close_code::NORMAL,
-        reason: Utf8Bytes::default(),
-    }));
-    let _ = timeout(CLOSE_TIMEOUT, async {
-        if socket.send(frame).await.is_ok() {
-            while let Some(Ok(message)) = socket.next().await {
-                if matches!(message, Message::Close(_)) {
-                    break;
-                }
-            }
-        }
+/// Runs the connected hook, if any; `Some` is the Close message for a hook that refused.
+async fn connected_hook(hub: &HubShared, caller: &Caller) -> Option<Close> {
+    let hook = hub.on_connected.as_ref()?;
+    let error = match AssertUnwindSafe(hook(caller.clone())).catch_unwind().await {
+        Ok(Ok(())) => return None,
+        Ok(Err(error)) => error.message().to_owned(),
+        Err(_) => CONNECTION_ERROR.to_owned(),
+    };
+    Some(Close {
+        error: Some(error),
+        allow_reconnect: false,
     })
-    .await;
+}
+
+/// What keeps an open connection reachable. Its fields drop in this order: the registry
+/// entry first, then the token.
+struct Registration {
+    _entry: ConnectionGuard,
+    _token: TokenGuard,
 }
 
 /// The stateful-reconnect state of a connection that negotiated it.
@@ -360,7 +290,10 @@ struct Outgoing {
     trackable: bool,
 }
 
+/// An open connection: what the message loop works with, and what `close` takes apart.
 struct Connection<S> {
+    /// Keeps the connection reachable until `close` drops it.
+    registration: Registration,
     hub: Arc<HubShared>,
     caller: Caller,
     protocol: HubProtocol,
@@ -381,12 +314,93 @@ struct Connection<S> {
     stateful: Option<Stateful<S>>,
 }
 
-impl<S> Connection<S>
-where
-    S: Stream<Item = Result<Message, axum::Error>> + Sink<Message> + Unpin + Send,
-    <S as Sink<Message>>::Error: Display,
-{
-    async fn run(&mut self) -> End {
+impl<S: Socket> Connection<S> {
+    /// Makes the connection reachable (in the registry under its id, with its queue) and sets
+    /// up what the message loop needs.
+    fn register(
+        hub: Arc<HubShared>,
+        start: ConnectionStart<S>,
+        socket: S,
+        accepted: Accepted,
+    ) -> Self {
+        let options = &hub.options;
+        let Accepted {
+            protocol,
+            version,
+            input,
+        } = accepted;
+        let ConnectionStart {
+            transport,
+            connection_id,
+            token,
+            principal,
+            resume,
+            early_input: _,
+        } = start;
+        let (queue_tx, queue_rx) = mpsc::channel(options.max_pending_messages.max(1));
+        let abort = Arc::new(Notify::new());
+        // Stateful reconnect needs the client to have asked at negotiate *and* to speak hub
+        // protocol version 2; a version-1 client would not understand Ack and Sequence.
+        let stateful = resume
+            .filter(|_| version >= 2 && transport == TransportKind::WebSockets)
+            .map(|(slot, sockets)| {
+                slot.enabled.store(true, Ordering::Release);
+                Stateful {
+                    replay: ReplayBuffer::new(
+                        options.stateful_reconnect_buffer_size,
+                        Arc::clone(&hub.replay_bytes),
+                    ),
+                    received: ReceiveTracker::new(),
+                    sockets,
+                }
+            });
+        let entry = hub.registry.register(
+            connection_id.clone(),
+            principal.user_id.clone(),
+            ConnectionSender {
+                queue_tx: queue_tx.clone(),
+                abort: Arc::clone(&abort),
+            },
+        );
+        let caller = Caller {
+            connection_id,
+            principal: Arc::new(principal),
+            hub: HubHandle {
+                registry: Arc::clone(&hub.registry),
+            },
+        };
+        tracing::debug!(
+            connection_id = %caller.connection_id,
+            protocol = protocol.name(),
+            transport = transport.name(),
+            stateful = stateful.is_some(),
+            "connected"
+        );
+        let invocations = Arc::new(Semaphore::new(options.max_parallel_invocations.max(1)));
+        Self {
+            registration: Registration {
+                _entry: entry,
+                _token: token,
+            },
+            caller,
+            protocol,
+            inherent_keep_alive: transport.has_inherent_keep_alive(),
+            socket,
+            input,
+            queue_tx,
+            queue_rx,
+            abort,
+            invocations,
+            blocked: None,
+            direct: Vec::new(),
+            stateful,
+            hub,
+        }
+    }
+
+    /// Serves the open connection until the client leaves, the server closes it, or it is
+    /// aborted; says which, so that `close` knows what the client is still owed.
+    async fn message_loop(&mut self) -> End {
         // Copies of the two intervals, not of the whole options: this future lives as long as
         // the connection, and every byte of it is paid per idle connection.
         let keep_alive_every = self.hub.options.keep_alive_interval;
@@ -811,6 +825,76 @@ where
                 Err(End::Abort)
             }
         }
+    }
+}
+
+// Close.
+
+/// What `end` still owes the client: a Close message and the close handshake, only the
+/// close handshake, or nothing.
+async fn farewell<S: Socket>(
+    options: &HubOptions,
+    protocol: HubProtocol,
+    socket: &mut S,
+    end: End,
+) {
+    match end {
+        End::Close(message) => {
+            let mut out = Vec::new();
+            if protocol
+                .encode(&HubMessage::Close(message), &mut out)
+                .is_ok()
+            {
+                let frame = frame_for(protocol, Bytes::from(out));
+                let _ = timeout(options.send_timeout, socket.send(frame)).await;
+            }
+            close_socket(socket).await;
+        }
+        End::ClientGone => close_socket(socket).await,
+        End::Abort => {}
+    }
+}
+
+/// How long to wait for the client's close frame after ours (ASP.NET Core's `CloseTimeout`).
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Sends a normal close frame and waits briefly for the client's, so it sees a clean close.
+async fn close_socket<S: Socket>(socket: &mut S) {
+    let frame = Message::Close(Some(CloseFrame {
+        code: close_code::NORMAL,
+        reason: Utf8Bytes::default(),
+    }));
+    let _ = timeout(CLOSE_TIMEOUT, async {
+        if socket.send(frame).await.is_ok() {
+            while let Some(Ok(message)) = socket.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
+}
+
+// Helpers.
+
+fn text_frame(bytes: Bytes) -> Message {
+    match Utf8Bytes::try_from(bytes) {
+        Ok(text) => Message::Text(text),
+        // Our JSON encoder only writes UTF-8; should that ever break, a binary frame still
+        // carries the bytes rather than dropping them.
+        Err(error) => {
+            tracing::error!(%error, "encoded JSON is not UTF-8");
+            Message::Binary(Bytes::new())
+        }
+    }
+}
+
+/// JSON travels in Text frames and MessagePack in Binary ones: the JS client rejects the other.
+fn frame_for(protocol: HubProtocol, bytes: Bytes) -> Message {
+    match protocol.transfer_format() {
+        TransferFormat::Text => text_frame(bytes),
+        TransferFormat::Binary => Message::Binary(bytes),
     }
 }
 

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use signalr_protocol::{Close, HubMessage, Invocation, Payload};
 
 use crate::ids::ConnectionId;
-use crate::registry::{Outbound, Registry, SharedMessage};
+use crate::outbound::{Outbound, SharedMessage};
+use crate::registry::Registry;
 
 /// A cheap, cloneable handle for sending to the hub's clients and managing groups.
 ///

@@ -5,8 +5,9 @@
 //! that concern the protocol version are HTTP 200 with `{"error": …}` (the JS client reads
 //! them), while unknown connections are 404, a missing id 400, and so on, as `text/plain`.
 //!
-//! With a signing key, a transport request whose token this node's registry does not know
-//! first offers it to [`Registry::adopt`](crate::registry::Registry::adopt): a token signed by
+//! Which tokens exist and which transport holds each is the `negotiation` module's table. With
+//! a signing key, a transport request whose token this node's table does not know first offers
+//! it to [`TokenTable::adopt`](crate::negotiation::TokenTable::adopt): a token signed by
 //! another node of the cluster then counts as negotiated here (the `token` module).
 
 use std::collections::HashMap;
@@ -32,13 +33,12 @@ use futures_util::StreamExt as _;
 use serde::Serialize;
 
 use crate::auth::{AuthRequest, Principal, bearer_token};
-use crate::connection::{self, ConnectionStart, ResumeSlot};
-use crate::http_transport::{
-    CloseOnDrop, HttpChannel, SendRefusal, TransportKind, frame_bytes, sse_event,
-};
-use crate::hub::HubShared;
+use crate::connection::{self, ConnectionStart};
+use crate::http_transport::{CloseOnDrop, HttpChannel, SendRefusal, frame_bytes, sse_event};
 use crate::ids::{ConnectionId, ConnectionToken};
-use crate::registry::{ClaimError, EarlyInput, TokenGuard, TokenState};
+use crate::negotiation::{ClaimError, EarlyInput, ResumeSlot, TokenState};
+use crate::options::{HubOptions, TransportKind};
+use crate::shared::HubShared;
 
 /// The newest negotiate protocol version this server speaks.
 const MAX_NEGOTIATE_VERSION: i64 = 1;
@@ -238,19 +238,16 @@ async fn negotiate(
     let stateful = hub.options.allow_stateful_reconnect
         && param(&params, "useStatefulReconnect")
             .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
-    let (connection_id, token) = hub.registry.negotiate(version >= 1, stateful);
+    let (connection_id, token) = hub.tokens.negotiate(version >= 1, stateful);
     let transports = hub.options.transports;
     let available_transports = [
-        (transports.web_sockets, TransportKind::WebSockets),
-        (
-            transports.server_sent_events,
-            TransportKind::ServerSentEvents,
-        ),
-        (transports.long_polling, TransportKind::LongPolling),
+        TransportKind::WebSockets,
+        TransportKind::ServerSentEvents,
+        TransportKind::LongPolling,
     ]
     .into_iter()
-    .filter(|(enabled, _)| *enabled)
-    .map(|(_, kind)| AvailableTransport {
+    .filter(|kind| transports.offers(*kind))
+    .map(|kind| AvailableTransport {
         transport: kind.name(),
         transfer_formats: if kind.supports_binary() {
             &["Text", "Binary"]
@@ -270,12 +267,7 @@ async fn negotiate(
 }
 
 fn transport_enabled(hub: &HubShared, kind: TransportKind) -> bool {
-    let transports = hub.options.transports;
-    match kind {
-        TransportKind::WebSockets => transports.web_sockets,
-        TransportKind::ServerSentEvents => transports.server_sent_events,
-        TransportKind::LongPolling => transports.long_polling,
-    }
+    hub.options.transports.offers(kind)
 }
 
 fn not_supported(kind: TransportKind) -> Response {
@@ -358,22 +350,22 @@ fn websocket(
         // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
         None => (ConnectionId::random(), None, Vec::new()),
         Some(token) => {
-            hub.registry
+            hub.tokens
                 .adopt(&token, hub.options.allow_stateful_reconnect);
             // Stateful reconnect: the same token again, within the window, resumes the
             // logical connection on this new socket.
-            if let Some(TokenState::WebSocket(Some(slot))) = hub.registry.token_state(&token)
+            if let Some(TokenState::WebSocket(Some(slot))) = hub.tokens.token_state(&token)
                 && slot.enabled.load(Ordering::Acquire)
             {
                 return upgrade.on_upgrade(move |socket| async move {
                     let _ = slot.sockets.send(socket).await;
                 });
             }
-            if hub.registry.negotiated_stateful(&token) {
+            if hub.tokens.negotiated_stateful(&token) {
                 resume = Some(ResumeSlot::new());
             }
             let slot = resume.as_ref().map(|(slot, _)| Arc::clone(slot));
-            match hub.registry.claim(&token, TokenState::WebSocket(slot)) {
+            match hub.tokens.claim(&token, TokenState::WebSocket(slot)) {
                 Ok((connection_id, early_input)) => (connection_id, Some(token), early_input),
                 Err(error) => return claim_refused(error),
             }
@@ -382,10 +374,7 @@ fn websocket(
     let start = ConnectionStart {
         transport: TransportKind::WebSockets,
         connection_id,
-        token: TokenGuard {
-            registry: Arc::clone(&hub.registry),
-            token,
-        },
+        token: hub.tokens.guard(token),
         principal,
         resume,
         early_input,
@@ -394,7 +383,7 @@ fn websocket(
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
 }
 /// The largest frame or POST body accepted: several messages may travel together.
-fn frame_limit(options: &crate::options::HubOptions) -> usize {
+fn frame_limit(options: &HubOptions) -> usize {
     options.max_message_size.saturating_mul(4).max(64 * 1024)
 }
 
@@ -407,9 +396,9 @@ async fn http_transport(
 ) -> Response {
     // A signed token of another node opens the connection here, but its later polls and POSTs
     // must come here too: these transports need sticky sessions (see the `token` module).
-    hub.registry
+    hub.tokens
         .adopt(&token, hub.options.allow_stateful_reconnect);
-    match hub.registry.token_state(&token) {
+    match hub.tokens.token_state(&token) {
         None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
         Some(TokenState::Negotiated) => start_http_transport(hub, token, principal, kind).await,
         Some(TokenState::Http(channel))
@@ -446,27 +435,18 @@ async fn start_http_transport(
     let (channel, socket, outgoing_rx) = HttpChannel::new(kind);
     let channel = Arc::new(channel);
     let (connection_id, early_input) = match hub
-        .registry
+        .tokens
         .claim(&token, TokenState::Http(Arc::clone(&channel)))
     {
         Ok(claimed) => claimed,
         Err(error) => return claim_refused(error),
     };
-    let token = TokenGuard {
-        registry: Arc::clone(&hub.registry),
-        token: Some(token),
-    };
+    let token = hub.tokens.guard(Some(token));
     // Long polling: the token outlives the connection task until the client has polled what
     // is left (the Close message above all) and been told the connection is over, so the
     // poll watcher below holds it. SSE delivers the rest on its open response.
     let (token, poll_token) = match kind {
-        TransportKind::LongPolling => (
-            TokenGuard {
-                registry: Arc::clone(&hub.registry),
-                token: None,
-            },
-            Some(token),
-        ),
+        TransportKind::LongPolling => (hub.tokens.guard(None), Some(token)),
         _ => (token, None),
     };
     let start = ConnectionStart {
@@ -549,14 +529,14 @@ async fn send(
     let token = param(&params, "id").map(ConnectionToken::from);
     // A signed token of another node counts as negotiated here.
     if let Some(token) = &token {
-        hub.registry
+        hub.tokens
             .adopt(token, hub.options.allow_stateful_reconnect);
     }
     let response = match token {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
         // Before any transport: kept for the one that comes (.NET's pipe exists from
         // negotiate on, so such a POST succeeds there too).
-        Some(token) => match hub.registry.keep_early_input(&token, &body, limit) {
+        Some(token) => match hub.tokens.keep_early_input(&token, &body, limit) {
             EarlyInput::Kept => StatusCode::OK.into_response(),
             EarlyInput::TooLarge => plain(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -598,7 +578,7 @@ async fn delete(
     };
     let response = match param(&params, "id").map(ConnectionToken::from) {
         None => plain(StatusCode::BAD_REQUEST, "Connection ID required"),
-        Some(token) => match hub.registry.token_state(&token) {
+        Some(token) => match hub.tokens.token_state(&token) {
             None => plain(StatusCode::NOT_FOUND, "No Connection with that ID"),
             Some(TokenState::Http(channel)) if channel.kind == TransportKind::LongPolling => {
                 channel.end_polls();

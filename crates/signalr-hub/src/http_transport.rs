@@ -23,40 +23,10 @@ use futures_util::{Sink, SinkExt as _, Stream, StreamExt as _};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
+use crate::options::TransportKind;
+
 /// How many frames may wait in each direction of an HTTP transport before senders wait.
 const CHANNEL_FRAMES: usize = 8;
-
-/// Which transport a connection uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TransportKind {
-    /// One WebSocket both ways.
-    WebSockets,
-    /// An event stream down, POSTs up.
-    ServerSentEvents,
-    /// Polls down, POSTs up.
-    LongPolling,
-}
-
-impl TransportKind {
-    /// The name used in negotiate and error texts.
-    pub(crate) fn name(self) -> &'static str {
-        match self {
-            Self::WebSockets => "WebSockets",
-            Self::ServerSentEvents => "ServerSentEvents",
-            Self::LongPolling => "LongPolling",
-        }
-    }
-
-    /// Whether the transport can carry binary (MessagePack) frames.
-    pub(crate) fn supports_binary(self) -> bool {
-        self != Self::ServerSentEvents
-    }
-
-    /// Long polling has its own liveness signal (the polls): no pings, no client timeout.
-    pub(crate) fn has_inherent_keep_alive(self) -> bool {
-        self == Self::LongPolling
-    }
-}
 
 /// The connection task's view of an HTTP transport: frames in, frames out.
 pub(crate) struct ChannelSocket {

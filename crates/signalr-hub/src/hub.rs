@@ -5,41 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use axum::Router;
-use futures_util::future::BoxFuture;
 use serde::Serialize;
 
 use crate::auth::{AuthError, AuthRequest, Authenticator, Principal};
 use crate::handle::HubHandle;
 use crate::method::{Caller, FromArguments, HubError, MethodTable};
+use crate::negotiation::TokenTable;
 use crate::options::HubOptions;
 use crate::registry::Registry;
+use crate::shared::{ConnectedHook, DisconnectedHook, HubShared};
 use crate::token::TokenSigner;
-
-pub(crate) type ConnectedHook =
-    Arc<dyn Fn(Caller) -> BoxFuture<'static, Result<(), HubError>> + Send + Sync>;
-pub(crate) type DisconnectedHook = Arc<dyn Fn(Caller) -> BoxFuture<'static, ()> + Send + Sync>;
-
-/// Everything the HTTP handlers and connection tasks of one hub share.
-pub(crate) struct HubShared {
-    pub(crate) options: HubOptions,
-    pub(crate) methods: MethodTable,
-    pub(crate) on_connected: Option<ConnectedHook>,
-    pub(crate) on_disconnected: Option<DisconnectedHook>,
-    pub(crate) authenticator: Option<Authenticator>,
-    pub(crate) registry: Arc<Registry>,
-    /// Replay bytes held by all stateful connections, for the hub-wide cap.
-    pub(crate) replay_bytes: Arc<AtomicUsize>,
-}
-
-impl HubShared {
-    /// Runs the authentication hook; anonymous when the hub has none.
-    pub(crate) fn authenticate(&self, request: &AuthRequest<'_>) -> Result<Principal, AuthError> {
-        match &self.authenticator {
-            Some(authenticate) => authenticate(request),
-            None => Ok(Principal::anonymous()),
-        }
-    }
-}
 
 /// Builds a [`Hub`]: its options, methods, hooks and authentication.
 #[derive(Default)]
@@ -117,7 +92,7 @@ impl HubBuilder {
                 key,
                 lifetime: self.options.connection_token_lifetime,
             });
-        let registry = Arc::new(Registry::new(self.options.disconnect_timeout, signer));
+        let tokens = Arc::new(TokenTable::new(self.options.disconnect_timeout, signer));
         Hub {
             shared: Arc::new(HubShared {
                 options: self.options,
@@ -125,7 +100,8 @@ impl HubBuilder {
                 on_connected: self.on_connected,
                 on_disconnected: self.on_disconnected,
                 authenticator: self.authenticator,
-                registry,
+                registry: Arc::new(Registry::default()),
+                tokens,
                 replay_bytes: Arc::new(AtomicUsize::new(0)),
             }),
         }

@@ -17,7 +17,7 @@ use signalr_protocol::{Close, Payload};
 use crate::auth::Principal;
 use crate::handle::HubHandle;
 use crate::ids::{ConnectionId, UserId};
-use crate::registry::Outbound;
+use crate::outbound::Outbound;
 
 /// An error a hub method returns on purpose; its message is sent to the caller verbatim.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

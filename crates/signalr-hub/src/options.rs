@@ -1,4 +1,4 @@
-//! Tunables of a hub, with ASP.NET Core's defaults.
+//! Tunables of a hub, with ASP.NET Core's defaults, and the names of the transports.
 
 use std::time::Duration;
 
@@ -74,6 +74,49 @@ pub struct Transports {
     pub server_sent_events: bool,
     /// Long Polling (text and binary).
     pub long_polling: bool,
+}
+
+/// Which transport a connection uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TransportKind {
+    /// One WebSocket both ways.
+    WebSockets,
+    /// An event stream down, POSTs up.
+    ServerSentEvents,
+    /// Polls down, POSTs up.
+    LongPolling,
+}
+
+impl TransportKind {
+    /// The name used in negotiate and error texts.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::WebSockets => "WebSockets",
+            Self::ServerSentEvents => "ServerSentEvents",
+            Self::LongPolling => "LongPolling",
+        }
+    }
+
+    /// Whether the transport can carry binary (MessagePack) frames.
+    pub(crate) fn supports_binary(self) -> bool {
+        self != Self::ServerSentEvents
+    }
+
+    /// Long polling has its own liveness signal (the polls): no pings, no client timeout.
+    pub(crate) fn has_inherent_keep_alive(self) -> bool {
+        self == Self::LongPolling
+    }
+}
+
+impl Transports {
+    /// Whether this hub offers `kind`.
+    pub(crate) fn offers(self, kind: TransportKind) -> bool {
+        match kind {
+            TransportKind::WebSockets => self.web_sockets,
+            TransportKind::ServerSentEvents => self.server_sent_events,
+            TransportKind::LongPolling => self.long_polling,
+        }
+    }
 }
 
 impl Default for Transports {

@@ -2,8 +2,8 @@
 //! on another, so a cluster of identical nodes needs no sticky sessions.
 //!
 //! Without [`HubOptions::connection_token_key`](crate::HubOptions::connection_token_key) a
-//! connection token is 16 random bytes that only the registry of the node that issued it
-//! knows; any other node answers 404. With a key, negotiate issues a token that carries the
+//! connection token is 16 random bytes that only the token table (the `negotiation` module)
+//! of the node that issued it knows; any other node answers 404. With a key, negotiate issues a token that carries the
 //! connection's facts and an HMAC-SHA256 tag over them, so every node sharing the key can check
 //! it without asking anyone. The token stays opaque to clients and is URL-safe, because the JS
 //! client pastes it into `?id=` unescaped.
@@ -29,10 +29,10 @@
 //!
 //! # What a node does with a token
 //!
-//! * A token the node's registry knows (negotiated here, or already brought here) keeps the
-//!   registry's rules exactly as without a key: one transport per token (409 for a second
+//! * A token the node's token table knows (negotiated here, or already brought here) keeps
+//!   the table's rules exactly as without a key: one transport per token (409 for a second
 //!   WebSocket), stateful resume, the POST/DELETE rules, 404 once the connection is gone.
-//! * A token the registry does not know, on a transport request (`GET` for WebSockets,
+//! * A token the table does not know, on a transport request (`GET` for WebSockets,
 //!   Server-Sent Events or a first long poll; a `POST` before the transport): if it is signed
 //!   with this hub's key, unexpired, and not used on this node before, it is taken in as if
 //!   negotiated here, with the connection id and stateful flag it carries, so the `connectionId`
@@ -244,7 +244,7 @@ pub(crate) struct TokenSigner {
     pub(crate) lifetime: Duration,
 }
 
-/// A token issued at negotiate, with what the registry keeps about it.
+/// A token issued at negotiate, with what the token table keeps about it.
 #[derive(Debug)]
 pub(crate) struct Issued {
     pub(crate) connection_id: ConnectionId,
@@ -276,7 +276,7 @@ impl TokenSigner {
         }
     }
 
-    /// Checks a token this node's registry does not know.
+    /// Checks a token this node's token table does not know.
     pub(crate) fn verify(
         &self,
         token: &ConnectionToken,

@@ -98,7 +98,7 @@ async fn a_websocket_opens_on_another_node_under_the_negotiated_id() {
         Some(json!({"type": 1, "target": "Note", "arguments": ["direct"]}))
     );
 
-    // Known to b now: b's registry rules apply, one WebSocket per token.
+    // Known to b now: b's token-table rules apply, one WebSocket per token.
     assert_eq!(refused_status(&b, &token).await, Some(409));
 
     // Once the connection is over, a replay of its token is refused on b.
