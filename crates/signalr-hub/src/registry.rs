@@ -13,6 +13,8 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use signalr_protocol::Close;
+
 use crate::ids::{ConnectionId, UserId};
 use crate::outbound::{ConnectionSender, Outbound, SharedMessage};
 
@@ -179,7 +181,11 @@ impl Registry {
         index
             .connections
             .values()
-            .filter(|entry| entry.sender.deliver(Outbound::Close(Box::new(close.clone()))))
+            .filter(|entry| {
+                entry
+                    .sender
+                    .deliver(Outbound::Close(Box::new(close.clone())))
+            })
             .count()
     }
 

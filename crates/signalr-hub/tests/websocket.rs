@@ -635,6 +635,24 @@ async fn the_server_can_close_a_connection_with_an_error() {
 }
 
 #[tokio::test]
+async fn the_server_can_ask_every_client_to_reconnect_elsewhere() {
+    let server = default_server().await;
+    let mut first = connect(server.addr).await;
+    let mut second = connect(server.addr).await;
+    assert_eq!(
+        server.handle.close_all(Some("Restarting".to_owned()), true),
+        2
+    );
+    for client in [&mut first, &mut second] {
+        assert_eq!(
+            client.next_non_ping().await,
+            Some(json!({"type": 7, "error": "Restarting", "allowReconnect": true}))
+        );
+        assert_eq!(client.next().await, None);
+    }
+}
+
+#[tokio::test]
 async fn a_close_message_from_the_client_ends_the_connection() {
     let server = default_server().await;
     let mut client = connect(server.addr).await;
