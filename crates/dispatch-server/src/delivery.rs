@@ -124,10 +124,8 @@ impl NodeDelivery {
     fn deliver(&mut self, event: &OutboxEvent) {
         match Payload::from_serialize(&event.payload) {
             Ok(payload) => {
-                for channel in &event.channels {
-                    self.hub
-                        .send_to_group(channel, &event.target, vec![payload.clone()]);
-                }
+                self.hub
+                    .send_to_groups(&event.channels, &event.target, vec![payload]);
                 metrics::counter!("dispatch_events_delivered_total").increment(1);
             }
             Err(error) => {

@@ -41,6 +41,22 @@ impl HubHandle {
             .send_to_group(group, &invocation(target, arguments))
     }
 
+    /// Invokes `target` on the members of each of `groups`, the message encoded once for all
+    /// of them; a connection in two of the groups receives it twice, as with one call per group.
+    /// Returns how many deliveries were queued.
+    pub fn send_to_groups<G: AsRef<str>>(
+        &self,
+        groups: &[G],
+        target: &str,
+        arguments: Vec<Payload>,
+    ) -> usize {
+        let message = invocation(target, arguments);
+        groups
+            .iter()
+            .map(|group| self.registry.send_to_group(group.as_ref(), &message))
+            .sum()
+    }
+
     /// Invokes `target` on every connection of `user`.
     pub fn send_to_user(&self, user: &str, target: &str, arguments: Vec<Payload>) -> usize {
         self.registry

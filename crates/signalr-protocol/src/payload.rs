@@ -121,6 +121,19 @@ impl Payload {
             .map_err(|e| PayloadError::from_json(&e))
     }
 
+    /// Takes JSON text that serde_json has already parsed (a [`RawValue`]) without copying or
+    /// parsing it again; only its nesting depth is checked. Valid JSON never holds a raw `0x1E`
+    /// (control characters must be escaped inside strings), so it can be framed as it is.
+    pub fn from_encoded_json(json: Box<RawValue>) -> Result<Payload, PayloadError> {
+        if crate::text::exceeds_depth(json.get().as_bytes(), crate::MAX_DEPTH) {
+            return Err(PayloadError::new(format!(
+                "JSON nesting exceeds the maximum depth of {}",
+                crate::MAX_DEPTH
+            )));
+        }
+        Ok(Payload(Repr::Json(json)))
+    }
+
     /// Renders the payload as JSON text (MessagePack payloads are transcoded).
     pub fn to_json_string(&self) -> Result<String, PayloadError> {
         let mut out = Vec::new();
@@ -351,6 +364,21 @@ mod tests {
 
     fn mp(value: MpValue) -> Payload {
         Payload::from_msgpack(value)
+    }
+
+    #[test]
+    fn raw_json_is_taken_as_it_is_and_depth_bounded() {
+        let text = r#"{"type":"JobAssigned","n":[1, 2]}"#;
+        let raw = RawValue::from_string(text.to_owned()).unwrap();
+        let payload = Payload::from_encoded_json(raw).unwrap();
+        assert_eq!(payload.to_json_string().unwrap(), text);
+        let deep = format!(
+            "{}{}",
+            "[".repeat(crate::MAX_DEPTH + 1),
+            "]".repeat(crate::MAX_DEPTH + 1)
+        );
+        let raw = RawValue::from_string(deep).unwrap();
+        assert!(Payload::from_encoded_json(raw).is_err());
     }
 
     #[test]
