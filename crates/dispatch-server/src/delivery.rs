@@ -93,7 +93,7 @@ impl NodeDelivery {
             .event
             .and_then(|event| serde_json::from_str::<OutboxEvent>(event.get()).ok())
         {
-            Some(event) if event.sequence == message.sequence => self.deliver(&event),
+            Some(event) if event.sequence == message.sequence => self.deliver(event),
             // Too large for the transport (or not readable): the outbox has it.
             _ => self.catch_up(message.sequence, false).await?,
         }
@@ -109,7 +109,7 @@ impl NodeDelivery {
                 .events_after(self.delivered, PAGE, sent_only)
                 .await?;
             let full = events.len() == PAGE as usize;
-            for event in &events {
+            for event in events {
                 if event.sequence > through {
                     return Ok(());
                 }
@@ -121,17 +121,20 @@ impl NodeDelivery {
         }
     }
 
-    fn deliver(&mut self, event: &OutboxEvent) {
-        match Payload::from_serialize(&event.payload) {
+    /// Hands `event` to the hub as the bytes its producer encoded (no re-encoding for JSON
+    /// clients; MessagePack ones get it transcoded once per send).
+    fn deliver(&mut self, event: OutboxEvent) {
+        let sequence = event.sequence;
+        match Payload::from_encoded_json(event.payload) {
             Ok(payload) => {
                 self.hub
                     .send_to_groups(&event.channels, &event.target, vec![payload]);
                 metrics::counter!("dispatch_events_delivered_total").increment(1);
             }
             Err(error) => {
-                tracing::error!(%error, sequence = event.sequence, "event payload cannot be sent; dropping it")
+                tracing::error!(%error, sequence, "event payload cannot be sent; dropping it")
             }
         }
-        self.delivered = event.sequence;
+        self.delivered = sequence;
     }
 }

@@ -493,7 +493,7 @@ fn work(
             format!("/contractor/{}", a.contractor_id),
         ],
         "JobAssigned",
-        serde_json::json!({
+        serde_json::value::to_raw_value(&serde_json::json!({
             "type": "JobAssigned",
             "jobId": a.job_id,
             "contractorId": a.contractor_id,
@@ -503,7 +503,8 @@ fn work(
             "region": region,
             "source": "manual",
             "auditId": a.audit_id,
-        }),
+        }))
+        .expect("the event encodes"),
     );
     if with_events() {
         (a, d, vec![event])

@@ -123,14 +123,6 @@ pub(crate) struct Cursor {
 }
 
 impl Cursor {
-    /// The position before everything: stored keys and ids are never smaller than "".
-    pub(crate) fn start() -> Self {
-        Self {
-            key: String::new(),
-            id: String::new(),
-        }
-    }
-
     /// The opaque, URL-safe form: base64url of `["<kind>","<key>","<id>"]`.
     pub(crate) fn encode(&self, kind: CursorKind) -> String {
         // A tuple of strings always serializes; fall back to an empty array never happens.
@@ -152,14 +144,6 @@ impl Cursor {
             return Err(StoreError::InvalidCursor);
         }
         Ok(Self { key, id })
-    }
-
-    /// The cursor from the request, or the start.
-    pub(crate) fn from_request(cursor: Option<&str>, kind: CursorKind) -> Result<Self, StoreError> {
-        match cursor {
-            None => Ok(Self::start()),
-            Some(s) => Self::decode(s, kind),
-        }
     }
 }
 

@@ -120,8 +120,20 @@ impl StoreError {
 }
 
 impl From<sqlx::Error> for StoreError {
+    /// A database error, except text PostgreSQL cannot store (the NUL character: SQLSTATE
+    /// `22021` in text, `22P05` in jsonb), which is the caller's input, so `Invalid`. SQLite's
+    /// codes are numbers, so only PostgreSQL's errors can be those.
     fn from(e: sqlx::Error) -> Self {
-        StoreError::Database(e)
+        match &e {
+            sqlx::Error::Database(db)
+                if matches!(db.code().as_deref(), Some("22021" | "22P05")) =>
+            {
+                StoreError::Invalid(format!(
+                    "the input contains text PostgreSQL cannot store (the NUL character, U+0000): {e}"
+                ))
+            }
+            _ => StoreError::Database(e),
+        }
     }
 }
 
@@ -163,6 +175,18 @@ pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
 /// Is this a foreign-key violation?
 pub(crate) fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_foreign_key_violation())
+}
+
+/// A live booking overlapping another of the same contractor, refused by PostgreSQL's
+/// exclusion constraint (`23P01` on `assignments_no_overlap`; SQLite has no such constraint).
+pub(crate) fn is_overlap_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.code().as_deref() == Some("23P01")
+                && db.constraint() == Some("assignments_no_overlap")
+        }
+        _ => false,
+    }
 }
 
 /// Maps the error of an insert: a unique violation is a `Conflict` saying what `exists`, a
@@ -233,4 +257,37 @@ pub(crate) fn audit_insert_error(
         || format!("audit record {id} already exists"),
         || format!("the audit record's job {job} or region {region} does not exist"),
     )
+}
+
+/// The error of a batch insert of `what`s run as one statement (PostgreSQL): a duplicate id or
+/// a missing region is `Conflict`, naming the row the database names (the key in the error's
+/// detail); nothing was stored.
+pub(crate) fn batch_insert_error(e: sqlx::Error, what: &str) -> StoreError {
+    let detail = detail(&e).map(|d| format!(" ({d})")).unwrap_or_default();
+    if is_unique_violation(&e) {
+        StoreError::Conflict(format!(
+            "a {what} of the batch already exists, or is in it twice{detail}; nothing was stored"
+        ))
+    } else if is_foreign_key_violation(&e) {
+        StoreError::Conflict(format!(
+            "a {what} of the batch names a region that does not exist{detail}; create the \
+             region first; nothing was stored"
+        ))
+    } else {
+        e.into()
+    }
+}
+
+/// The detail line of a PostgreSQL error (SQLite's errors have none).
+fn detail(e: &sqlx::Error) -> Option<String> {
+    #[cfg(feature = "postgres")]
+    if let sqlx::Error::Database(db) = e {
+        return db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| pg.detail())
+            .map(str::to_owned);
+    }
+    #[cfg(not(feature = "postgres"))]
+    let _ = e;
+    None
 }

@@ -11,6 +11,7 @@ use dispatch_core::{
     RegionId,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 /// Identifies a recommendation request (`POST /api/v1/recommendations` answers with it).
@@ -128,15 +129,19 @@ impl<T> Page<T> {
 }
 
 /// An event to append to the outbox, in the transaction of the change it reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The payload is JSON the producer encoded once (`serde_json::value::to_raw_value`); the store
+/// keeps its text and the relay sends it on, never decoding it. Two events are equal when their
+/// payloads are the same text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewOutboxEvent {
     /// The hub channels (SignalR groups) to send it on, e.g. `/dispatch/west`.
     pub channels: Vec<String>,
     /// The hub method the clients receive, the event's `type` (e.g. `JobAssigned`).
     pub target: String,
-    /// The single argument: the event payload.
-    pub payload: serde_json::Value,
+    /// The single argument: the event payload, already encoded.
+    pub payload: Box<RawValue>,
 }
 
 impl NewOutboxEvent {
@@ -144,7 +149,7 @@ impl NewOutboxEvent {
     pub fn new(
         channels: impl IntoIterator<Item = impl Into<String>>,
         target: impl Into<String>,
-        payload: serde_json::Value,
+        payload: Box<RawValue>,
     ) -> Self {
         Self {
             channels: channels.into_iter().map(Into::into).collect(),
@@ -154,8 +159,20 @@ impl NewOutboxEvent {
     }
 }
 
+impl PartialEq for NewOutboxEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.channels == other.channels
+            && self.target == other.target
+            && self.payload.get() == other.payload.get()
+    }
+}
+
 /// An event stored in the outbox, not yet (or already) relayed to the hub.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// The payload is the stored JSON text: on SQLite the producer's bytes, on PostgreSQL (`jsonb`)
+/// the same value as PostgreSQL spells it. Two events are equal when their payloads are the
+/// same text.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEvent {
     /// Position in the outbox; increases with every event appended.
@@ -164,10 +181,20 @@ pub struct OutboxEvent {
     pub channels: Vec<String>,
     /// The hub method the clients receive.
     pub target: String,
-    /// The event payload.
-    pub payload: serde_json::Value,
+    /// The event payload, as stored.
+    pub payload: Box<RawValue>,
     /// When it was appended.
     pub created_at: DateTime<Utc>,
+}
+
+impl PartialEq for OutboxEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.sequence == other.sequence
+            && self.channels == other.channels
+            && self.target == other.target
+            && self.payload.get() == other.payload.get()
+            && self.created_at == other.created_at
+    }
 }
 
 /// Where a recommendation request is.
@@ -330,6 +357,26 @@ mod tests {
                 .ok(),
             Some(id)
         );
+    }
+
+    #[test]
+    fn outbox_events_travel_as_json_with_their_payload_bytes() {
+        let payload = RawValue::from_string(r#"{"b":1,"a":[2.5,null]}"#.to_owned()).expect("json");
+        let event = OutboxEvent {
+            sequence: 7,
+            channels: vec!["/dispatch/west".into()],
+            target: "JobAssigned".into(),
+            payload,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        };
+        let text = serde_json::to_string(&event).expect("serialize");
+        assert!(
+            text.contains(r#""payload":{"b":1,"a":[2.5,null]}"#),
+            "{text}"
+        );
+        let back: OutboxEvent = serde_json::from_str(&text).expect("deserialize");
+        assert_eq!(back, event);
+        assert_eq!(back.payload.get(), event.payload.get());
     }
 
     #[test]

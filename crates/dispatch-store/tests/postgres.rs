@@ -34,7 +34,7 @@ use test_support::TestDatabase;
 /// The variable naming the server.
 const URL_VAR: &str = "DISPATCH_TEST_POSTGRES_URL";
 
-/// The store's outbox advisory lock (`OUTBOX_LOCK` in src/postgres/mod.rs).
+/// The store's outbox advisory lock (`OUTBOX_LOCK` in src/ops/outbox.rs).
 const OUTBOX_LOCK: i64 = 0x6469_7370_6174_6368;
 
 /// A fresh, empty database for one test, dropped when it ends; `None` when the PostgreSQL tests
@@ -496,7 +496,11 @@ async fn outbox_sequences_follow_commit_order() {
 }
 
 fn event(target: &str) -> NewOutboxEvent {
-    NewOutboxEvent::new(["/dispatch/west"], target, serde_json::json!({"t": target}))
+    NewOutboxEvent::new(
+        ["/dispatch/west"],
+        target,
+        payload(serde_json::json!({"t": target})),
+    )
 }
 
 fn pending_recommendation(n: u128, job: JobId) -> RecommendationRecord {

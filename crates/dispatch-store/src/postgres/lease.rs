@@ -15,11 +15,11 @@ use std::time::Duration;
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
-use super::{CONNECT_TIMEOUT, pg_error};
+use super::{CONNECT_TIMEOUT, open_session};
 use crate::error::StoreError;
 
 /// The session advisory lock whose holder relays the outbox. Distinct from
-/// [`super::OUTBOX_LOCK`] (a transaction lock in the same key space) and from sqlx's migration
+/// [`crate::ops::outbox::OUTBOX_LOCK`] (a transaction lock in the same key space) and from sqlx's migration
 /// lock (derived from the database name). "dsprelay" in ASCII.
 pub(crate) const RELAY_LEASE_LOCK: i64 = 0x6473_7072_656c_6179;
 
@@ -56,25 +56,11 @@ impl PgLease {
             options.get_application_name().unwrap_or("dispatch")
         );
         let options = options.clone().application_name(&name);
-        let mut conn = match tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            PgConnection::connect_with(&options),
+        let mut conn = open_session(
+            &options,
+            "cannot open the relay lease's connection to PostgreSQL",
         )
-        .await
-        {
-            Ok(Ok(conn)) => conn,
-            Ok(Err(e)) => {
-                return Err(StoreError::Unavailable(format!(
-                    "cannot open the relay lease's connection to PostgreSQL: {e}"
-                )));
-            }
-            Err(_) => {
-                return Err(StoreError::Unavailable(format!(
-                    "cannot open the relay lease's connection to PostgreSQL: no answer within {}s",
-                    CONNECT_TIMEOUT.as_secs()
-                )));
-            }
-        };
+        .await?;
         let attempt = async {
             let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
                 .bind(RELAY_LEASE_LOCK)
@@ -93,7 +79,7 @@ impl PgLease {
                 Ok(None)
             }
             // Dropping `conn` ends the session, and with it a lock it may have taken.
-            Ok(Err(e)) => Err(pg_error(e)),
+            Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(StoreError::Unavailable(format!(
                 "PostgreSQL did not answer the relay lease's lock request within {}s",
                 CONNECT_TIMEOUT.as_secs()

@@ -114,6 +114,17 @@ pub fn decision(a: &Assignment) -> Decision {
     }
 }
 
+/// `value` encoded once, as producers hand payloads to the outbox.
+pub fn payload(value: serde_json::Value) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(&value).expect("encodes")
+}
+
+/// A stored payload decoded, to compare values rather than spellings (PostgreSQL's `jsonb`
+/// keeps the value, not the text).
+pub fn parsed(payload: &serde_json::value::RawValue) -> serde_json::Value {
+    serde_json::from_str(payload.get()).expect("stored payload is JSON")
+}
+
 /// The `JobAssigned` event of `a` in `region`.
 pub fn job_assigned(a: &Assignment, region: &str) -> NewOutboxEvent {
     NewOutboxEvent::new(
@@ -122,7 +133,7 @@ pub fn job_assigned(a: &Assignment, region: &str) -> NewOutboxEvent {
             format!("/contractor/{}", a.contractor_id),
         ],
         "JobAssigned",
-        serde_json::json!({
+        payload(serde_json::json!({
             "type": "JobAssigned",
             "jobId": a.job_id,
             "contractorId": a.contractor_id,
@@ -132,7 +143,7 @@ pub fn job_assigned(a: &Assignment, region: &str) -> NewOutboxEvent {
             "region": region,
             "source": "manual",
             "auditId": a.audit_id,
-        }),
+        })),
     )
 }
 

@@ -1,0 +1,326 @@
+//! Assignments: the double-booking invariants, checked inside the write transaction.
+
+use chrono::{DateTime, Utc};
+use dispatch_core::{Assignment, AssignmentId, Booking, ContractorId, JobId, JobStatus, RegionId};
+use serde_json::value::RawValue;
+
+use crate::Store;
+use crate::codec::{parse_job_status, source_str};
+use crate::db::{Arg, AssignmentViolation, Db, Tx, args, doc, retrying, transaction, write_tx};
+use crate::error::{AssignmentConflict, StoreError, is_overlap_violation};
+use crate::ops::outbox::{EncodedEvent, encode_events, insert_events};
+use crate::ops::recommendations::{AuditArgs, insert_audit};
+use crate::rows;
+use crate::sql::{Sql, sql};
+use crate::types::{AuditRecord, Decision, NewOutboxEvent};
+
+/// The first live assignment of `a`'s contractor overlapping `a`'s slot: A and B overlap iff
+/// A.start < B.end && B.start < A.end, so touching slots do not.
+static OVERLAPPING: Sql = Sql::new(
+    "SELECT id FROM assignments \
+     WHERE contractor_id = $1 AND status = 'live' AND start_utc < $2 AND end_utc > $3 \
+     ORDER BY start_utc, id LIMIT 1",
+);
+
+/// The arguments of [`OVERLAPPING`] for `a`.
+fn overlap_args(a: &Assignment) -> [Arg<'static>; 3] {
+    [a.contractor_id.into(), a.end_utc.into(), a.start_utc.into()]
+}
+
+impl Store {
+    /// Inserts the assignment, sets the job to `assigned`, records `decision` on the audit
+    /// record `assignment.audit_id`, and appends `events` to the outbox — all in one write
+    /// transaction, or nothing.
+    ///
+    /// The invariants are checked inside that transaction: the job must exist and be open,
+    /// with no live assignment (also a unique index), and the contractor must have no live
+    /// assignment overlapping `[start, end)` (on PostgreSQL also an exclusion constraint). On
+    /// SQLite writers take that transaction one at a time; on PostgreSQL it locks the job and
+    /// contractor rows. A refusal is `StoreError::Assignment(..)`; an assignment that does not
+    /// end after it starts, or a `decision` that does not name this assignment and contractor,
+    /// is `Invalid`.
+    pub async fn create_assignment(
+        &self,
+        assignment: &Assignment,
+        decision: &Decision,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        check_assignment_input(assignment, decision)?;
+        create_assignment(&self.db, None, assignment, decision, events).await
+    }
+
+    /// [`Store::create_assignment`] for a decision with no recommendation behind it: its audit
+    /// record (named by `assignment.audit_id`) is created in the same transaction, so a refused
+    /// assignment leaves no audit record behind.
+    pub async fn create_assignment_with_audit(
+        &self,
+        audit: &AuditRecord,
+        assignment: &Assignment,
+        decision: &Decision,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        check_assignment_input(assignment, decision)?;
+        if audit.audit_id != assignment.audit_id {
+            return Err(StoreError::Invalid(
+                "the audit record must be the one the assignment names".to_owned(),
+            ));
+        }
+        create_assignment(&self.db, Some(audit), assignment, decision, events).await
+    }
+
+    /// A live assignment by id (an ended one is `None`).
+    pub async fn assignment(&self, id: AssignmentId) -> Result<Option<Assignment>, StoreError> {
+        let sql = sql!(
+            "SELECT id, job_id, contractor_id, audit_id, start_utc, end_utc, source \
+             FROM assignments WHERE id = $1 AND status = 'live'"
+        );
+        self.live_assignment(sql, id.into()).await
+    }
+
+    /// The live assignment of a job, if it has one.
+    pub async fn job_assignment(&self, job: JobId) -> Result<Option<Assignment>, StoreError> {
+        let sql = sql!(
+            "SELECT id, job_id, contractor_id, audit_id, start_utc, end_utc, source \
+             FROM assignments WHERE job_id = $1 AND status = 'live'"
+        );
+        self.live_assignment(sql, job.into()).await
+    }
+
+    /// The live assignment `sql` finds by `key`.
+    async fn live_assignment(
+        &self,
+        sql: &Sql,
+        key: Arg<'_>,
+    ) -> Result<Option<Assignment>, StoreError> {
+        let row = self.db.fetch_optional(sql, &[key]).await?;
+        row.as_ref().map(rows::assignment).transpose()
+    }
+
+    /// Unassigns: the assignment stops being live (kept as history), the job returns to `open`,
+    /// and `events` are appended, in one transaction. `None` when there is no such live
+    /// assignment (and then no event is appended).
+    pub async fn delete_assignment(
+        &self,
+        id: AssignmentId,
+        events: &[NewOutboxEvent],
+    ) -> Result<Option<Assignment>, StoreError> {
+        let events = encode_events(events)?;
+        write_tx!(&self.db, "delete_assignment", |tx| {
+            // Which job, without a lock: the job's lock comes first (the lock order).
+            let sql = sql!("SELECT job_id FROM assignments WHERE id = $1 AND status = 'live'");
+            let Some(row) = tx.fetch_optional(sql, args![id]).await? else {
+                return Ok(None);
+            };
+            let job_id: JobId = row.id("assignments.job_id")?;
+            let sql = sql!(postgres_only: "SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE");
+            tx.execute(sql, args![job_id]).await?;
+            // Still live? (Another transaction may have ended it before we got the lock.)
+            let sql = sql!(
+                "UPDATE assignments SET status = 'unassigned', ended_at = now() \
+                     WHERE id = $1 AND status = 'live' \
+                     RETURNING id, job_id, contractor_id, audit_id, start_utc, end_utc, source"
+            );
+            let Some(row) = tx.fetch_optional(sql, args![id]).await? else {
+                return Ok(None);
+            };
+            let assignment = rows::assignment(&row)?;
+            let sql = sql!(
+                "UPDATE jobs SET status = 'open', updated_at = now() \
+                     WHERE id = $1 AND status = 'assigned'"
+            );
+            tx.execute(sql, args![job_id]).await?;
+            insert_events(tx, &events).await?;
+            Ok(Some(assignment))
+        })
+    }
+
+    /// A contractor's live assignments overlapping `[from, to)`, ordered by start.
+    pub async fn contractor_assignments(
+        &self,
+        id: ContractorId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let sql = sql!(
+            "SELECT id, job_id, contractor_id, audit_id, start_utc, end_utc, source \
+             FROM assignments \
+             WHERE contractor_id = $1 AND status = 'live' AND start_utc < $2 AND end_utc > $3 \
+             ORDER BY start_utc, id"
+        );
+        let found = self.db.fetch_all(sql, args![id, to, from]).await?;
+        found.iter().map(rows::assignment).collect()
+    }
+
+    /// Live bookings of a region's contractors overlapping `[from, to)`, with each job's
+    /// location: the bookings input of `RegionIndex::build`. Ordered by contractor, then start.
+    pub async fn region_bookings(
+        &self,
+        region: &RegionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<Booking>, StoreError> {
+        // By the contractor's region: a booking belongs to the contractor's calendar.
+        let sql = sql!(
+            "SELECT a.id, a.job_id, a.contractor_id, a.start_utc, a.end_utc, j.lat, j.lon \
+             FROM assignments a \
+             JOIN contractors c ON c.id = a.contractor_id \
+             JOIN jobs j ON j.id = a.job_id \
+             WHERE c.region_id = $1 AND a.status = 'live' AND a.start_utc < $2 AND a.end_utc > $3 \
+             ORDER BY a.contractor_id, a.start_utc, a.id"
+        );
+        let found = self.db.fetch_all(sql, args![region, to, from]).await?;
+        found.iter().map(rows::booking).collect()
+    }
+}
+
+/// Input checks of an assignment: they need no database.
+fn check_assignment_input(assignment: &Assignment, decision: &Decision) -> Result<(), StoreError> {
+    if assignment.start_utc >= assignment.end_utc {
+        return Err(StoreError::Invalid(format!(
+            "assignment {} ends ({}) before it starts ({})",
+            assignment.id, assignment.end_utc, assignment.start_utc
+        )));
+    }
+    if decision.assignment_id != assignment.id || decision.contractor_id != assignment.contractor_id
+    {
+        return Err(StoreError::Invalid(
+            "the decision must name the assignment being created and its contractor".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Both `create_assignment`s; the input was checked.
+async fn create_assignment(
+    db: &Db,
+    new_audit: Option<&AuditRecord>,
+    a: &Assignment,
+    decision: &Decision,
+    events: &[NewOutboxEvent],
+) -> Result<(), StoreError> {
+    let audit = new_audit.map(AuditArgs::encode).transpose()?;
+    let decision = doc(decision, "decision")?;
+    let events = encode_events(events)?;
+    retrying!(db, "create_assignment", {
+        let done = transaction!(db, |tx| {
+            if let Some(audit) = &audit {
+                insert_audit(tx, audit).await?;
+            }
+            assign(tx, a, &decision, &events).await
+        });
+        match done {
+            // Another writer booked an overlapping slot between our check and our insert (it
+            // did not take our locks; only PostgreSQL's exclusion constraint sees it). Name it,
+            // in a fresh query now that the transaction is gone. Found nothing? It ended
+            // meanwhile: the error goes back to the retry, which runs the whole transaction
+            // again.
+            Err(StoreError::Database(e)) if is_overlap_violation(&e) => {
+                match db.fetch_optional(&OVERLAPPING, &overlap_args(a)).await? {
+                    Some(row) => Err(AssignmentConflict::ContractorBusy {
+                        conflicting: row.id("assignments.id")?,
+                    }
+                    .into()),
+                    None => Err(StoreError::Database(e)),
+                }
+            }
+            other => other,
+        }
+    })
+}
+
+/// The steps of an assignment, in its transaction.
+async fn assign(
+    tx: &mut Tx,
+    a: &Assignment,
+    decision: &RawValue,
+    events: &[EncodedEvent<'_>],
+) -> Result<(), StoreError> {
+    // 1. The job exists and is open (status `assigned` ⇔ it has a live assignment). On
+    //    PostgreSQL its row lock queues concurrent assignments of the job; each reads the
+    //    committed status after the previous one is done.
+    let sql = sql!("SELECT status FROM jobs WHERE id = $1 FOR NO KEY UPDATE");
+    let Some(row) = tx.fetch_optional(sql, args![a.job_id]).await? else {
+        return Err(AssignmentConflict::JobNotFound.into());
+    };
+    match parse_job_status(&row.text("jobs.status")?)? {
+        JobStatus::Open => {}
+        JobStatus::Assigned => return Err(AssignmentConflict::JobAlreadyAssigned.into()),
+        JobStatus::Completed | JobStatus::Cancelled => {
+            return Err(AssignmentConflict::JobNotOpen.into());
+        }
+    }
+
+    // 2. The contractor exists; on PostgreSQL its row lock queues concurrent bookings of the
+    //    contractor, so the overlap check below sees every committed booking and none is in
+    //    flight (on SQLite the write lock does that).
+    let sql = sql!("SELECT 1 FROM contractors WHERE id = $1 FOR NO KEY UPDATE");
+    if tx
+        .fetch_optional(sql, args![a.contractor_id])
+        .await?
+        .is_none()
+    {
+        return Err(AssignmentConflict::ContractorNotFound.into());
+    }
+
+    // 3. No live assignment of the contractor overlaps [start, end). The friendly check; on
+    //    PostgreSQL the exclusion constraint is the guarantee.
+    if let Some(row) = tx.fetch_optional(&OVERLAPPING, &overlap_args(a)).await? {
+        return Err(AssignmentConflict::ContractorBusy {
+            conflicting: row.id("assignments.id")?,
+        }
+        .into());
+    }
+
+    // 4. The audit record the decision goes on exists.
+    let sql = sql!("SELECT 1 FROM audits WHERE id = $1");
+    if tx.fetch_optional(sql, args![a.audit_id]).await?.is_none() {
+        return Err(AssignmentConflict::AuditNotFound.into());
+    }
+
+    // 5. Write: the assignment (the partial unique index on live job_id, and on PostgreSQL
+    //    the exclusion constraint, are the backstops), the job's status, the decision, the
+    //    events.
+    let sql = sql!(
+        "INSERT INTO assignments \
+         (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', now())"
+    );
+    let args = args![
+        a.id,
+        a.job_id,
+        a.contractor_id,
+        a.audit_id,
+        a.start_utc,
+        a.end_utc,
+        source_str(a.source),
+    ];
+    if let Err(e) = tx.execute(sql, args).await {
+        return Err(match tx.assignment_violation(&e) {
+            Some(AssignmentViolation::OneLivePerJob) => {
+                AssignmentConflict::JobAlreadyAssigned.into()
+            }
+            Some(AssignmentViolation::DuplicateId) => {
+                StoreError::Conflict(format!("assignment {} already exists", a.id))
+            }
+            Some(AssignmentViolation::JobMissing) => AssignmentConflict::JobNotFound.into(),
+            Some(AssignmentViolation::ContractorMissing) => {
+                AssignmentConflict::ContractorNotFound.into()
+            }
+            Some(AssignmentViolation::AuditMissing) => AssignmentConflict::AuditNotFound.into(),
+            // `assignments_no_overlap` is resolved by the caller after the rollback.
+            None => e.into(),
+        });
+    }
+    let sql = sql!(
+        "UPDATE jobs SET status = 'assigned', updated_at = now() \
+         WHERE id = $1 AND status = 'open'"
+    );
+    if tx.execute(sql, args![a.job_id]).await? != 1 {
+        // Cannot happen under the job's lock (checked in step 1); refuse rather than commit a
+        // half-done assignment if it ever does.
+        return Err(AssignmentConflict::JobAlreadyAssigned.into());
+    }
+    let sql = sql!("UPDATE audits SET decision = $1 WHERE id = $2");
+    tx.execute(sql, args![decision, a.audit_id]).await?;
+    insert_events(tx, events).await
+}
