@@ -221,17 +221,9 @@ impl Api {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Answer {
-        let bytes = body
-            .map(|body| Bytes::from(body.to_string()))
-            .unwrap_or_default();
-        self.raw(
-            method,
-            path,
-            token,
-            &[("content-type", "application/json")],
-            bytes,
-        )
-        .await
+        self.try_call(method, path, token, body)
+            .await
+            .expect("http")
     }
 
     /// [`Api::call`], with a connection error (refused, reset, closed) as `Err` instead of a
