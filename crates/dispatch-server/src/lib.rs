@@ -6,7 +6,8 @@
 //! * [`auth`] — bearer tokens and roles (SPEC §3); [`hub`] — the `/hub/v1` SignalR hub with
 //!   `Subscribe`/`Unsubscribe`.
 //! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
-//!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs.
+//!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs;
+//!   [`openapi`] — the frame of the OpenAPI document the handlers' annotations fill.
 //! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
 //!   index for the engine; [`assignment`] — the one step every assignment goes through
 //!   (manual, auto-assign), validated and written with its audit decision and event.
@@ -38,6 +39,7 @@ pub mod events;
 pub mod extract;
 pub mod hub;
 pub mod idempotency;
+pub mod openapi;
 pub mod planning;
 pub mod relay;
 pub mod shutdown;
@@ -106,61 +108,28 @@ async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
 }
 
-/// The OpenAPI document's frame; the paths come from the handlers' annotations.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(
-        title = "Dispatch",
-        description = "Field-service dispatch: ranked, explained contractor recommendations and assignments. \
-            Real-time events (`RecommendationReady`, `JobAssigned`) arrive over the SignalR hub at `/hub/v1`.",
-    ),
-    components(schemas(events::RecommendationReady, events::JobAssigned, error::Problem)),
-    modifiers(&BearerAuth),
-    security(("bearer" = []))
-)]
-struct ApiDoc;
-
-/// Declares the bearer-token scheme every `/api/v1` route uses.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The whole HTTP application: API, its OpenAPI document, operational endpoints, the hub and
 /// the web pages. The requests outside the hub are counted in `in_flight`, which a graceful
 /// shutdown waits on (hub connections are closed at its end instead).
 pub fn app(state: AppState, hub: &Hub, in_flight: Arc<InFlight>) -> Router {
     use utoipa::OpenApi as _;
-    let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .split_for_parts();
+    let (api, mut document) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .merge(api::router())
+            .split_for_parts();
+    let (system, system_document) = api::system::router().split_for_parts();
+    document.merge(system_document);
     let document = Arc::new(document);
     let api = api
         .route(
             "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let document = Arc::clone(&document);
-                async move { axum::Json(document) }
-            }),
+            axum::routing::get(openapi::document).layer(axum::Extension(document)),
         )
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
         ))
-        .merge(api::system::router())
+        .merge(system)
         .merge(dev::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .fallback(not_found)

@@ -47,7 +47,7 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const FINAL_PASS_LIMIT: Duration = Duration::from_secs(5);
 
 /// What this node's relay is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayRole {
     /// Not running (starting, stopped, or the store cannot be reached).
