@@ -15,6 +15,8 @@
 //!   to the outbox with their change; after commit the relay (one node at a time) publishes
 //!   them on the backplane and every node delivers them to its own clients
 //!   (`dispatch-backplane`). Writers wake the relay through [`relay::Outbox`].
+//! * [`telemetry`] — the Prometheus recorder (histograms with explicit buckets) and the name
+//!   of every metric (`docs/operations.md` says what each means and what to alert on).
 //! * [`commands`] — what `dispatch serve|demo|token` do (the binary only parses and calls);
 //!   [`shutdown`] — SIGTERM / Ctrl-C and the in-flight count a graceful stop waits for.
 //! * `typescript` (feature `ts`) — the web pages' TypeScript types, generated from these types.
@@ -44,12 +46,13 @@ pub mod planning;
 pub mod relay;
 pub mod shutdown;
 pub mod state;
+pub mod telemetry;
 #[cfg(feature = "ts")]
 pub mod typescript;
 pub mod worker;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -59,7 +62,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use dispatch_backplane::{Backplane, Subscription};
 use dispatch_store::Store;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use signalr_hub::{Hub, HubOptions};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -68,20 +70,6 @@ use crate::auth::JwtKeys;
 use crate::error::ApiError;
 use crate::shutdown::InFlight;
 use crate::state::AppState;
-
-/// The process-wide Prometheus recorder (the `metrics` facade allows one per process).
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder is installed already (then ours stays silent).
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
 
 /// Counts requests and their latency by route and status.
 async fn observe(request: Request, next: Next) -> Response {
@@ -93,8 +81,8 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("dispatch_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("dispatch_http_request_seconds", "method" => method, "route" => route)
+    metrics::counter!(telemetry::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(telemetry::HTTP_REQUEST_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
 }
@@ -209,7 +197,7 @@ impl Service {
             work,
             outbox: Arc::default(),
             backplane,
-            metrics: metrics_handle(),
+            metrics: telemetry::handle(),
             dev_mode,
         };
         let in_flight = Arc::new(InFlight::default());

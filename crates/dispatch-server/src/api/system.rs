@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use crate::relay::RelayRole;
 use crate::state::AppState;
+use crate::telemetry;
 
 /// Liveness, readiness and metrics routes, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -123,8 +124,8 @@ async fn readyz(State(state): State<AppState>) -> Response {
 #[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "getMetrics", security(()),
     responses((status = 200, description = "Prometheus text exposition format 0.0.4", content_type = "text/plain", body = String)))]
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    metrics::gauge!("dispatch_hub_connections").set(state.hub.connection_count() as f64);
-    metrics::gauge!("dispatch_backplane_up").set(f64::from(u8::from(state.backplane.health().up)));
+    metrics::gauge!(telemetry::HUB_CONNECTIONS).set(state.hub.connection_count() as f64);
+    metrics::gauge!(telemetry::BACKPLANE_UP).set(f64::from(u8::from(state.backplane.health().up)));
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),
