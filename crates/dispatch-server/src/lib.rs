@@ -113,6 +113,9 @@ pub fn app(state: AppState, hub: &Hub, in_flight: Arc<InFlight>) -> Router {
             "/api/v1/openapi.json",
             axum::routing::get(openapi::document).layer(axum::Extension(document)),
         )
+        // The API reference page and its files, embedded (dispatch-web).
+        .route("/api/v1/docs", axum::routing::get(openapi::docs_page))
+        .merge(dispatch_web::api_docs::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,

@@ -11,6 +11,8 @@
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::http::HeaderMap;
+use axum::response::Response;
 
 use crate::error::Problem;
 use crate::events;
@@ -53,7 +55,7 @@ signals: fetch the data over HTTP.";
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Dispatch", description = INTRODUCTION),
-    paths(document),
+    paths(document, docs_page),
     components(schemas(events::RecommendationReady, events::JobAssigned, Problem)),
     tags(
         (name = "regions", description = "Regions: a slug, a name and an IANA time zone."),
@@ -175,4 +177,15 @@ pub async fn document(
     Extension(document): Extension<Arc<utoipa::openapi::OpenApi>>,
 ) -> axum::Json<Arc<utoipa::openapi::OpenApi>> {
     axum::Json(document)
+}
+
+/// The API reference: this document rendered for people, with "Try it out" (paste a token under
+/// "Authorize"; a console session of the same tab is used). Its script and styles are part of
+/// the binary; nothing is fetched from elsewhere.
+#[utoipa::path(get, path = "/api/v1/docs", tag = "system", operation_id = "getApiDocsPage",
+    security(()),
+    responses((status = 200, description = "The HTML page (Swagger UI)", content_type = "text/html", body = String),
+        (status = 304, description = "The client's copy (`If-None-Match`) is current")))]
+pub async fn docs_page(headers: HeaderMap) -> Response {
+    dispatch_web::api_docs::page(&headers)
 }

@@ -135,7 +135,7 @@ test("the SPEC's endpoints and the event schemas are in it", () => {
     ["post", "/api/v1/assignments"], ["get", "/api/v1/assignments/{id}"], ["delete", "/api/v1/assignments/{id}"],
     ["get", "/api/v1/audit/{id}"],
     ["get", "/api/v1/config"], ["put", "/api/v1/config"], ["get", "/api/v1/config/{version}"],
-    ["get", "/healthz"], ["get", "/readyz"], ["get", "/metrics"], ["get", "/api/v1/openapi.json"],
+    ["get", "/healthz"], ["get", "/readyz"], ["get", "/metrics"], ["get", "/api/v1/openapi.json"], ["get", "/api/v1/docs"],
   ];
   for (const [method, path] of expected) assert.ok(document.paths[path]?.[method], `${method.toUpperCase()} ${path}`);
   for (const name of ["RecommendationReady", "JobAssigned", "Problem"]) assert.ok(document.components.schemas[name], name);
