@@ -1,5 +1,6 @@
 //! Embeds the built bundle: walks `assets/` and writes `$OUT_DIR/assets.rs`, a table of every
-//! file with its bytes (`include_bytes!`), content type and a content-derived ETag.
+//! file with its bytes (`include_bytes!`), content type and a content-derived ETag; and the same
+//! for the API reference page's files, `api-docs/dist/` into `$OUT_DIR/api_docs.rs`.
 //!
 //! The walk is sorted and the ETag is a hash of the bytes alone, so the same bundle always gives
 //! the same table (and the same binary), whatever the file times or the directory order.
@@ -11,18 +12,29 @@ use std::{env, fs};
 fn main() {
     let root =
         PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
-    let assets = root.join("assets");
-    // A directory: cargo rescans it whole for changes.
+    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    // Directories: cargo rescans each whole for changes.
     println!("cargo:rerun-if-changed=assets");
+    println!("cargo:rerun-if-changed=api-docs/dist");
+    fs::write(out.join("assets.rs"), table(&root.join("assets"))).expect("write the asset table");
+    fs::write(
+        out.join("api_docs.rs"),
+        table(&root.join("api-docs").join("dist")),
+    )
+    .expect("write the API docs table");
+}
+
+/// The `&[Asset]` literal of every file under `assets` (none if it does not exist).
+fn table(assets: &Path) -> String {
     let mut files = Vec::new();
     if assets.is_dir() {
-        walk(&assets, &mut files);
+        walk(assets, &mut files);
     }
     files.sort();
     let mut table = String::from("&[\n");
     for file in &files {
         let relative = file
-            .strip_prefix(&assets)
+            .strip_prefix(assets)
             .expect("walked under assets/")
             .components()
             .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -42,8 +54,7 @@ fn main() {
         .expect("write to a String");
     }
     table.push(']');
-    let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("assets.rs");
-    fs::write(out, table).expect("write the asset table");
+    table
 }
 
 fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
@@ -58,6 +69,9 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 fn content_type(path: &str) -> &'static str {
+    if path.ends_with("LICENSE") || path.ends_with("NOTICE") {
+        return "text/plain; charset=utf-8";
+    }
     match path.rsplit_once('.').map(|(_, ext)| ext) {
         Some("html") => "text/html; charset=utf-8",
         Some("js" | "mjs") => "text/javascript; charset=utf-8",

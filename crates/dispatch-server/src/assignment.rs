@@ -160,6 +160,6 @@ pub async fn assign(
         AssignmentSource::Auto => "auto",
         AssignmentSource::Manual => "manual",
     };
-    metrics::counter!("dispatch_assignments_total", "source" => source).increment(1);
+    metrics::counter!(crate::telemetry::ASSIGNMENTS, "source" => source).increment(1);
     Ok(assignment)
 }

@@ -16,6 +16,8 @@ use dispatch_backplane::{Delivery, Sequenced, Subscription};
 use dispatch_store::{OutboxEvent, Store, StoreError};
 use signalr_hub::{HubHandle, Payload};
 
+use crate::telemetry::{self, DeliveryPath};
+
 /// How often the outbox is checked for sent events this node has not heard.
 const SWEEP: Duration = Duration::from_secs(2);
 /// Events read from the outbox at once.
@@ -48,6 +50,8 @@ pub async fn run(
         hub,
         delivered,
     };
+    // A `Connected` after the first is the subscription coming back.
+    let mut subscribed_before = false;
     let mut sweep = tokio::time::interval(SWEEP);
     sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -55,7 +59,13 @@ pub async fn run(
             delivery = subscription.recv() => match delivery {
                 None => return,
                 Some(Delivery::Message(message)) => node.message(message).await,
-                Some(Delivery::Connected) => node.catch_up(i64::MAX, true).await,
+                Some(Delivery::Connected) => {
+                    if subscribed_before {
+                        metrics::counter!(telemetry::BACKPLANE_RECONNECTS).increment(1);
+                    }
+                    subscribed_before = true;
+                    node.catch_up(i64::MAX, true).await
+                }
                 Some(Delivery::Disconnected) => Ok(()),
             },
             _ = sweep.tick() => node.catch_up(i64::MAX, true).await,
@@ -93,7 +103,9 @@ impl NodeDelivery {
             .event
             .and_then(|event| serde_json::from_str::<OutboxEvent>(event.get()).ok())
         {
-            Some(event) if event.sequence == message.sequence => self.deliver(event),
+            Some(event) if event.sequence == message.sequence => {
+                self.deliver(event, DeliveryPath::Backplane)
+            }
             // Too large for the transport (or not readable): the outbox has it.
             _ => self.catch_up(message.sequence, false).await?,
         }
@@ -113,7 +125,7 @@ impl NodeDelivery {
                 if event.sequence > through {
                     return Ok(());
                 }
-                self.deliver(event);
+                self.deliver(event, DeliveryPath::Outbox);
             }
             if !full {
                 return Ok(());
@@ -123,13 +135,13 @@ impl NodeDelivery {
 
     /// Hands `event` to the hub as the bytes its producer encoded (no re-encoding for JSON
     /// clients; MessagePack ones get it transcoded once per send).
-    fn deliver(&mut self, event: OutboxEvent) {
-        let sequence = event.sequence;
+    fn deliver(&mut self, event: OutboxEvent, path: DeliveryPath) {
+        let (sequence, created_at) = (event.sequence, event.created_at);
         match Payload::from_encoded_json(event.payload) {
             Ok(payload) => {
                 self.hub
                     .send_to_groups(&event.channels, &event.target, vec![payload]);
-                metrics::counter!("dispatch_events_delivered_total").increment(1);
+                telemetry::event_delivered(created_at, path);
             }
             Err(error) => {
                 tracing::error!(%error, sequence, "event payload cannot be sent; dropping it")

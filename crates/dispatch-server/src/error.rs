@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::assignment::AssignError;
 use crate::planning::RegionLoadError;
+use crate::telemetry::Origin;
 
 /// Everything a request can fail with, each with its HTTP status decided once in `status()`.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +107,8 @@ impl ApiError {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    /// The stable slug of the problem type (`urn:dispatch:problem:<kind>`).
+    pub fn kind(&self) -> &'static str {
         match self {
             Self::Unauthenticated => "unauthenticated",
             Self::Forbidden(_) => "forbidden",
@@ -147,8 +149,10 @@ pub struct Problem {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let Self::Internal(cause) = &self {
-            tracing::error!(%cause, "internal error");
+        match &self {
+            Self::Internal(cause) => tracing::error!(%cause, "internal error"),
+            Self::Conflict { kind, .. } => crate::telemetry::conflict(kind, Origin::Http),
+            _ => {}
         }
         let field = match &self {
             Self::Validation { field, .. } => Some(field.clone()),

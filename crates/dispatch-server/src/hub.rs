@@ -7,6 +7,7 @@ use signalr_hub::{AuthError, Caller, Hub, HubError, HubOptions, Principal};
 
 use crate::auth::{Claims, JwtKeys};
 use crate::events::Channel;
+use crate::telemetry;
 
 /// The route of the hub (negotiate at `/hub/v1/negotiate`).
 pub const HUB_PATH: &str = "/hub/v1";
@@ -46,6 +47,13 @@ pub fn dispatch_hub(keys: Arc<JwtKeys>, options: HubOptions) -> Hub {
                 .verify(token)
                 .map_err(|error| AuthError::new(error.to_string()))?;
             Ok(Principal::user(claims.sub.clone()).with_claims(claims))
+        })
+        .on_connected(|caller: Caller| async move {
+            telemetry::hub_connected(caller.transport(), caller.protocol());
+            Ok::<_, HubError>(())
+        })
+        .on_disconnected(|caller: Caller| async move {
+            telemetry::hub_disconnected(caller.transport(), caller.protocol());
         })
         .method(
             "Subscribe",

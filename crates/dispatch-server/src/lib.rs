@@ -6,7 +6,8 @@
 //! * [`auth`] — bearer tokens and roles (SPEC §3); [`hub`] — the `/hub/v1` SignalR hub with
 //!   `Subscribe`/`Unsubscribe`.
 //! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
-//!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs.
+//!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs;
+//!   [`openapi`] — the frame of the OpenAPI document the handlers' annotations fill.
 //! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
 //!   index for the engine; [`assignment`] — the one step every assignment goes through
 //!   (manual, auto-assign), validated and written with its audit decision and event.
@@ -14,6 +15,8 @@
 //!   to the outbox with their change; after commit the relay (one node at a time) publishes
 //!   them on the backplane and every node delivers them to its own clients
 //!   (`dispatch-backplane`). Writers wake the relay through [`relay::Outbox`].
+//! * [`telemetry`] — the Prometheus recorder (histograms with explicit buckets) and the name
+//!   of every metric (`docs/operations.md` says what each means and what to alert on).
 //! * [`commands`] — what `dispatch serve|demo|token` do (the binary only parses and calls);
 //!   [`shutdown`] — SIGTERM / Ctrl-C and the in-flight count a graceful stop waits for.
 //! * `typescript` (feature `ts`) — the web pages' TypeScript types, generated from these types.
@@ -38,16 +41,18 @@ pub mod events;
 pub mod extract;
 pub mod hub;
 pub mod idempotency;
+pub mod openapi;
 pub mod planning;
 pub mod relay;
 pub mod shutdown;
 pub mod state;
+pub mod telemetry;
 #[cfg(feature = "ts")]
 pub mod typescript;
 pub mod worker;
 
 use std::future::Future;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -57,7 +62,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use dispatch_backplane::{Backplane, Subscription};
 use dispatch_store::Store;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use signalr_hub::{Hub, HubOptions};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
@@ -66,20 +70,6 @@ use crate::auth::JwtKeys;
 use crate::error::ApiError;
 use crate::shutdown::InFlight;
 use crate::state::AppState;
-
-/// The process-wide Prometheus recorder (the `metrics` facade allows one per process).
-fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let recorder = PrometheusBuilder::new().build_recorder();
-            let handle = recorder.handle();
-            // Fails only if another recorder is installed already (then ours stays silent).
-            let _ = metrics::set_global_recorder(recorder);
-            handle
-        })
-        .clone()
-}
 
 /// Counts requests and their latency by route and status.
 async fn observe(request: Request, next: Next) -> Response {
@@ -91,8 +81,8 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("dispatch_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
-    metrics::histogram!("dispatch_http_request_seconds", "method" => method, "route" => route)
+    metrics::counter!(telemetry::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
+    metrics::histogram!(telemetry::HTTP_REQUEST_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
 }
@@ -106,61 +96,31 @@ async fn method_not_allowed() -> Response {
     ApiError::MethodNotAllowed.into_response()
 }
 
-/// The OpenAPI document's frame; the paths come from the handlers' annotations.
-#[derive(utoipa::OpenApi)]
-#[openapi(
-    info(
-        title = "Dispatch",
-        description = "Field-service dispatch: ranked, explained contractor recommendations and assignments. \
-            Real-time events (`RecommendationReady`, `JobAssigned`) arrive over the SignalR hub at `/hub/v1`.",
-    ),
-    components(schemas(events::RecommendationReady, events::JobAssigned, error::Problem)),
-    modifiers(&BearerAuth),
-    security(("bearer" = []))
-)]
-struct ApiDoc;
-
-/// Declares the bearer-token scheme every `/api/v1` route uses.
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
-
 /// The whole HTTP application: API, its OpenAPI document, operational endpoints, the hub and
 /// the web pages. The requests outside the hub are counted in `in_flight`, which a graceful
 /// shutdown waits on (hub connections are closed at its end instead).
 pub fn app(state: AppState, hub: &Hub, in_flight: Arc<InFlight>) -> Router {
     use utoipa::OpenApi as _;
-    let (api, document) = utoipa_axum::router::OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .merge(api::router())
-        .split_for_parts();
+    let (api, mut document) =
+        utoipa_axum::router::OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+            .merge(api::router())
+            .split_for_parts();
+    let (system, system_document) = api::system::router().split_for_parts();
+    document.merge(system_document);
     let document = Arc::new(document);
     let api = api
         .route(
             "/api/v1/openapi.json",
-            axum::routing::get(move || {
-                let document = Arc::clone(&document);
-                async move { axum::Json(document) }
-            }),
+            axum::routing::get(openapi::document).layer(axum::Extension(document)),
         )
+        // The API reference page and its files, embedded (dispatch-web).
+        .route("/api/v1/docs", axum::routing::get(openapi::docs_page))
+        .merge(dispatch_web::api_docs::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             idempotency::idempotency,
         ))
-        .merge(api::system::router())
+        .merge(system)
         .merge(dev::router())
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .fallback(not_found)
@@ -240,7 +200,7 @@ impl Service {
             work,
             outbox: Arc::default(),
             backplane,
-            metrics: metrics_handle(),
+            metrics: telemetry::handle(),
             dev_mode,
         };
         let in_flight = Arc::new(InFlight::default());

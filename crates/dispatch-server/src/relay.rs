@@ -33,6 +33,8 @@ use dispatch_store::{Store, StoreError};
 use serde::Serialize;
 use tokio::sync::Notify;
 
+use crate::telemetry;
+
 /// How many events one pass sends at most.
 const BATCH: u32 = 256;
 /// The leader's idle pass interval.
@@ -47,7 +49,7 @@ const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 const FINAL_PASS_LIMIT: Duration = Duration::from_secs(5);
 
 /// What this node's relay is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayRole {
     /// Not running (starting, stopped, or the store cannot be reached).
@@ -339,10 +341,13 @@ pub async fn relay_once(
         };
         match backplane.publish(&message).await {
             Ok(()) => {
+                metrics::histogram!(telemetry::EVENT_SENT_LAG_SECONDS)
+                    .record(telemetry::seconds_since(event.created_at));
                 published.push(event.sequence);
                 *previous = event.sequence;
             }
             Err(error) => {
+                metrics::counter!(telemetry::BACKPLANE_PUBLISH_FAILURES).increment(1);
                 failure = Some(error);
                 break;
             }
@@ -350,7 +355,7 @@ pub async fn relay_once(
     }
     if !published.is_empty() {
         store.mark_events_sent(&published).await?;
-        metrics::counter!("dispatch_events_sent_total").increment(published.len() as u64);
+        metrics::counter!(telemetry::EVENTS_SENT).increment(published.len() as u64);
     }
     match failure {
         Some(error) => Err(error.into()),

@@ -82,7 +82,7 @@ impl Drop for InFlightGuard {
 }
 
 /// The Prometheus gauge of [`InFlight::count`].
-const IN_FLIGHT_GAUGE: &str = "dispatch_http_requests_in_flight";
+const IN_FLIGHT_GAUGE: &str = crate::telemetry::HTTP_REQUESTS_IN_FLIGHT;
 
 /// Middleware: counts the requests it wraps in `in_flight` (and in `/metrics`).
 pub async fn track(

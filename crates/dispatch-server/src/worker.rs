@@ -21,9 +21,11 @@ use tokio::sync::{Semaphore, mpsc};
 use uuid::Uuid;
 
 use crate::assignment::{AssignError, Basis, Proposal, assign};
+use crate::error::ApiError;
 use crate::events::{EventEncodingError, RecommendationReady, outbox_entry};
 use crate::planning::{RegionLoadError, region_index};
 use crate::state::AppState;
+use crate::telemetry::{self, Origin};
 
 /// How many recommendation requests may wait.
 pub const QUEUE_CAPACITY: usize = 1024;
@@ -86,16 +88,14 @@ pub async fn run(
             let started = std::time::Instant::now();
             if let Err(error) = process(&state, request_id).await {
                 tracing::warn!(%request_id, %error, "recommendation failed");
-                metrics::counter!("dispatch_recommendations_total", "outcome" => "failed")
-                    .increment(1);
+                metrics::counter!(telemetry::RECOMMENDATIONS, "outcome" => "failed").increment(1);
                 if let Err(error) = fail(&state, request_id, &error).await {
                     tracing::error!(%request_id, %error, "could not record the failure");
                 }
             } else {
-                metrics::counter!("dispatch_recommendations_total", "outcome" => "ready")
-                    .increment(1);
+                metrics::counter!(telemetry::RECOMMENDATIONS, "outcome" => "ready").increment(1);
             }
-            metrics::histogram!("dispatch_recommendation_seconds")
+            metrics::histogram!(telemetry::RECOMMENDATION_SECONDS)
                 .record(started.elapsed().as_secs_f64());
             drop(slot);
         });
@@ -142,6 +142,8 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         .recommendation(request_id)
         .await?
         .ok_or(RecommendationError::Missing("recommendation"))?;
+    metrics::histogram!(telemetry::RECOMMENDATION_QUEUE_SECONDS)
+        .record(telemetry::seconds_since(record.requested_at));
     let job = store
         .job(record.job_id)
         .await?
@@ -228,13 +230,25 @@ async fn auto_assign(
         };
         match assign(state, index, config, &proposal, ranked_at).await {
             Ok(_) => return Ok(()),
-            Err(AssignError::Conflict(AssignmentConflict::ContractorBusy { .. })) => continue,
-            Err(AssignError::Infeasible(exclusion)) => {
-                tracing::debug!(%exclusion, "auto-assign skips a candidate no longer feasible");
-                continue;
+            Err(error @ (AssignError::Conflict(_) | AssignError::Infeasible(_))) => {
+                // Booked or no longer feasible: try the next candidate. Taken or closed
+                // meanwhile: nothing left to do.
+                let next = matches!(
+                    error,
+                    AssignError::Conflict(AssignmentConflict::ContractorBusy { .. })
+                        | AssignError::Infeasible(_)
+                );
+                if let AssignError::Infeasible(exclusion) = &error {
+                    tracing::debug!(%exclusion, "auto-assign skips a candidate no longer feasible");
+                }
+                if let ApiError::Conflict { kind, .. } = ApiError::from(error) {
+                    telemetry::conflict(kind, Origin::AutoAssign);
+                }
+                if next {
+                    continue;
+                }
+                return Ok(());
             }
-            // Taken or closed meanwhile: nothing left to do.
-            Err(AssignError::Conflict(_)) => return Ok(()),
             Err(error) => return Err(error.into()),
         }
     }

@@ -3,7 +3,7 @@
 //! the object belongs to, another contractor, and no token — against an expected-access table
 //! written here as data. A route in the document without a row, or a row without a route, fails;
 //! so does a document whose declared security or responses disagree with the table. The
-//! operational routes (`/healthz`, `/readyz`, `/metrics`, the document itself) are public and
+//! operational routes (`/healthz`, `/readyz`, `/metrics`, the document and its page) are public and
 //! exercised whether or not the document lists them.
 //!
 //! A refused read of an object in another region or of another contractor must answer exactly
@@ -86,6 +86,7 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
     ("put",    "/api/v1/config",                        [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/config/{version}",              [OK,    OK,      OK,      E403,    E403,    E401]),
     ("get",    "/api/v1/openapi.json",                  [OK,    OK,      OK,      OK,      OK,      OK]),
+    ("get",    "/api/v1/docs",                          [OK,    OK,      OK,      OK,      OK,      OK]),
     ("get",    "/healthz",                              [OK,    OK,      OK,      OK,      OK,      OK]),
     ("get",    "/readyz",                               [OK,    OK,      OK,      OK,      OK,      OK]),
     ("get",    "/metrics",                              [OK,    OK,      OK,      OK,      OK,      OK]),
@@ -93,7 +94,13 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
 
 /// Operational routes the OpenAPI document may leave out (it need not describe itself, the
 /// probes or the metrics); they are exercised all the same.
-const OPERATIONAL: &[&str] = &["/api/v1/openapi.json", "/healthz", "/readyz", "/metrics"];
+const OPERATIONAL: &[&str] = &[
+    "/api/v1/openapi.json",
+    "/api/v1/docs",
+    "/healthz",
+    "/readyz",
+    "/metrics",
+];
 
 const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -371,9 +378,10 @@ impl World {
             ("get", "/api/v1/config/{version}") => {
                 Call::at("/api/v1/config/1").missing("/api/v1/config/999999", None)
             }
-            ("get", "/api/v1/openapi.json" | "/healthz" | "/readyz" | "/metrics") => {
-                Call::at(route)
-            }
+            (
+                "get",
+                "/api/v1/openapi.json" | "/api/v1/docs" | "/healthz" | "/readyz" | "/metrics",
+            ) => Call::at(route),
             _ => panic!("no request for {method} {route}: add one to World::call"),
         }
     }

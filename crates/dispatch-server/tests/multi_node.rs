@@ -535,6 +535,35 @@ async fn events_committed_while_redis_is_cut_arrive_after_it_returns() {
     for node in [&a, &b] {
         backplane_up(node, "redis").await;
     }
+    // Operators see it in /metrics: every node's subscription came back, and the relay's
+    // publishes failed while the backplane was cut.
+    let mut publish_failures = 0.0;
+    for (name, node) in [("A", &a), ("B", &b)] {
+        let text = metrics_text(node).await;
+        assert!(
+            sample(&text, "dispatch_backplane_reconnects_total") >= 1.0,
+            "node {name} counted its reconnect:\n{text}"
+        );
+        publish_failures += sample(&text, "dispatch_backplane_publish_failures_total");
+    }
+    assert!(
+        publish_failures >= 1.0,
+        "the relay counted failed publishes"
+    );
+}
+
+/// A node's `/metrics` text.
+async fn metrics_text(node: &Node) -> String {
+    let answer = node.call("GET", "/metrics", None, None).await;
+    assert_eq!(answer.status, 200);
+    answer.body.as_str().expect("text").to_owned()
+}
+
+/// The value of an unlabelled sample (0 when absent).
+fn sample(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -368,6 +368,8 @@ impl<S: Socket> Connection<S> {
             hub: HubHandle {
                 registry: Arc::clone(&hub.registry),
             },
+            transport: transport.name(),
+            protocol: protocol.name(),
         };
         tracing::debug!(
             connection_id = %caller.connection_id,

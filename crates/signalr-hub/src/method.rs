@@ -99,6 +99,8 @@ pub struct Caller {
     pub(crate) connection_id: ConnectionId,
     pub(crate) principal: Arc<Principal>,
     pub(crate) hub: HubHandle,
+    pub(crate) transport: &'static str,
+    pub(crate) protocol: &'static str,
 }
 
 impl Caller {
@@ -115,6 +117,17 @@ impl Caller {
     /// The caller's user id, if authenticated.
     pub fn user_id(&self) -> Option<&UserId> {
         self.principal.user_id.as_ref()
+    }
+
+    /// The connection's transport, as negotiate names it: `WebSockets`, `ServerSentEvents` or
+    /// `LongPolling`.
+    pub fn transport(&self) -> &'static str {
+        self.transport
+    }
+
+    /// The connection's hub protocol, as the handshake names it: `json` or `messagepack`.
+    pub fn protocol(&self) -> &'static str {
+        self.protocol
     }
 
     /// The hub, to send to others.

@@ -666,10 +666,18 @@ async fn a_close_message_from_the_client_ends_the_connection() {
 async fn hooks_run_on_connect_and_disconnect() {
     let connected = Arc::new(AtomicUsize::new(0));
     let disconnected = Arc::new(AtomicUsize::new(0));
-    let (c, d) = (Arc::clone(&connected), Arc::clone(&disconnected));
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (c, d, s) = (
+        Arc::clone(&connected),
+        Arc::clone(&disconnected),
+        Arc::clone(&seen),
+    );
     let hub = test_hub(fast_options())
         .on_connected(move |caller: Caller| {
             let c = Arc::clone(&c);
+            s.lock()
+                .expect("lock")
+                .push((caller.transport(), caller.protocol()));
             async move {
                 c.fetch_add(1, Ordering::SeqCst);
                 caller.join_group("everyone");
@@ -687,6 +695,8 @@ async fn hooks_run_on_connect_and_disconnect() {
     let mut client = connect(server.addr).await;
     client.invoke("1", "Echo", json!(["x"])).await;
     assert_eq!(connected.load(Ordering::SeqCst), 1);
+    // The hook knows how the client connected (for metrics by transport and protocol).
+    assert_eq!(*seen.lock().expect("lock"), [("WebSockets", "json")]);
     assert_eq!(server.handle.send_to_group("everyone", "Hi", vec![]), 1);
     client.send(json!({"type": 7})).await;
     for _ in 0..50 {

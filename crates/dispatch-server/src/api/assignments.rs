@@ -18,6 +18,9 @@ use crate::assignment::{Basis, Proposal, assign as assign_step};
 use crate::auth::{Identity, require_dispatcher};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::openapi::{
+    BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
+};
 use crate::planning::region_index;
 use crate::state::AppState;
 
@@ -48,10 +51,19 @@ pub struct AssignmentRequest {
 }
 
 /// Assigns a job by hand, re-validated against the hard constraints; `JobAssigned` follows.
-#[utoipa::path(post, path = "/api/v1/assignments", tag = "assignments", request_body = AssignmentRequest,
-    responses((status = 201, body = Assignment), (status = 404, body = Problem),
-        (status = 409, description = "Double booking, job not open, or a hard constraint fails", body = Problem),
-        (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Without `requestId` the decision still gets an audit record, so `auditId` always resolves.
+///
+/// Roles: `admin`, a `dispatcher` of the job's region.
+#[utoipa::path(post, path = "/api/v1/assignments", tag = "assignments", operation_id = "createAssignment",
+    security(("bearer" = ["admin", "dispatcher"])), params(IdempotencyKey),
+    request_body(content = AssignmentRequest, description = "Who takes which job when; `requestId` names the recommendation the choice was made from",
+        example = json!({"jobId": "0b7e3f1c-5a2d-4c1e-9f3b-2d6a8c4e1f70", "contractorId": "5c1d9a3e-7b2f-4e6a-8d0c-1f3e5a7b9c2d",
+            "startUtc": "2026-12-01T16:30:00Z", "endUtc": "2026-12-01T18:00:00Z", "requestId": null})),
+    responses((status = 201, description = "The assignment, made; `JobAssigned` follows on the region's and the contractor's channels", body = Assignment),
+        (status = 409, description = "The contractor is booked then (`contractor-busy`), the job is assigned already (`job-already-assigned`) or not open (`job-not-open`), a hard rule fails (`assignment-infeasible`), or a request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn assign(
     State(state): State<AppState>,
     identity: Identity,
@@ -141,8 +153,13 @@ async fn visible_assignment(
 }
 
 /// One live assignment.
-#[utoipa::path(get, path = "/api/v1/assignments/{id}", tag = "assignments", params(("id" = String, Path)),
-    responses((status = 200, body = Assignment), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of its job's region, its `contractor`.
+#[utoipa::path(get, path = "/api/v1/assignments/{id}", tag = "assignments", operation_id = "getAssignment",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    params(("id" = uuid::Uuid, Path, description = "Assignment id")),
+    responses((status = 200, description = "The live assignment", body = Assignment),
+        NotFound, Unauthenticated, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -152,8 +169,13 @@ async fn read(
 }
 
 /// Unassigns: the job returns to `open`.
-#[utoipa::path(delete, path = "/api/v1/assignments/{id}", tag = "assignments", params(("id" = String, Path)),
-    responses((status = 204, description = "Unassigned"), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of its job's region.
+#[utoipa::path(delete, path = "/api/v1/assignments/{id}", tag = "assignments", operation_id = "deleteAssignment",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("id" = uuid::Uuid, Path, description = "Assignment id")),
+    responses((status = 204, description = "Unassigned: the job is `open` again (no event is sent)"),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
 async fn unassign(
     State(state): State<AppState>,
     identity: Identity,

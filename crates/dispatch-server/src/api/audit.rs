@@ -8,7 +8,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Identity, require_dispatcher};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
+use crate::openapi::{Forbidden, NotFound, Unauthenticated, Unavailable};
 use crate::state::AppState;
 
 /// The audit route.
@@ -17,8 +18,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// An audit record: why each contractor was (or was not) recommended, and the decision.
-#[utoipa::path(get, path = "/api/v1/audit/{id}", tag = "audit", params(("id" = String, Path, description = "Audit id")),
-    responses((status = 200, body = AuditRecord), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of the record's region.
+#[utoipa::path(get, path = "/api/v1/audit/{id}", tag = "audit", operation_id = "getAuditRecord",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("id" = uuid::Uuid, Path, description = "Audit id (`auditId` of a recommendation or an assignment)")),
+    responses((status = 200, description = "The audit record", body = AuditRecord),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use crate::auth::{Identity, Role, require_admin};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::openapi::{BodyProblems, Forbidden, NotFound, Unauthenticated, Unavailable};
 use crate::state::AppState;
 
 /// The configuration routes.
@@ -40,16 +41,27 @@ fn with_etag(config: ScoringConfig) -> Response {
 }
 
 /// The current scoring configuration, with its version as ETag.
-#[utoipa::path(get, path = "/api/v1/config", tag = "config",
-    responses((status = 200, body = ScoringConfig), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, `dispatcher`.
+#[utoipa::path(get, path = "/api/v1/config", tag = "config", operation_id = "getConfig",
+    security(("bearer" = ["admin", "dispatcher"])),
+    responses((status = 200, description = "The current configuration", body = ScoringConfig,
+            headers(("ETag" = String, description = "The version, quoted: send it back as `If-Match` to replace"))),
+        Unauthenticated, Forbidden, Unavailable))]
 async fn current(State(state): State<AppState>, identity: Identity) -> Result<Response, ApiError> {
     may_read(&identity)?;
     Ok(with_etag(state.store.current_config().await?))
 }
 
-/// An older version, as it was.
-#[utoipa::path(get, path = "/api/v1/config/{version}", tag = "config", params(("version" = u32, Path, description = "Configuration version")),
-    responses((status = 200, body = ScoringConfig), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// An older version of the scoring configuration, as it was.
+///
+/// Roles: `admin`, `dispatcher`.
+#[utoipa::path(get, path = "/api/v1/config/{version}", tag = "config", operation_id = "getConfigVersion",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("version" = u32, Path, description = "Configuration version", example = 1)),
+    responses((status = 200, description = "That version, as it was", body = ScoringConfig,
+            headers(("ETag" = String, description = "The version, quoted"))),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
 async fn version(
     State(state): State<AppState>,
     identity: Identity,
@@ -84,11 +96,21 @@ fn if_match(headers: &HeaderMap) -> Result<u32, ApiError> {
         .map_err(|_| ApiError::validation("If-Match", "If-Match must be a version such as \"3\""))
 }
 
-/// Replaces the configuration (admin); `If-Match` must name the current version.
-#[utoipa::path(put, path = "/api/v1/config", tag = "config", request_body = NewScoringConfig,
-    params(("If-Match" = String, Header, description = "The current version, e.g. \"3\"")),
-    responses((status = 200, body = ScoringConfig), (status = 409, description = "Stale version", body = Problem),
-        (status = 428, description = "If-Match missing", body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Replaces the scoring configuration; `If-Match` must name the current version.
+///
+/// Roles: `admin`.
+#[utoipa::path(put, path = "/api/v1/config", tag = "config", operation_id = "replaceConfig",
+    security(("bearer" = ["admin"])),
+    params(("If-Match" = String, Header, description = "The current version as its ETag gives it, e.g. `\"3\"`", example = "\"1\"")),
+    request_body(content = NewScoringConfig, description = "The new weights and limits (the service assigns the version)",
+        example = json!({"weights": {"travelTime": 0.35, "earliestStart": 0.3, "skillFit": 0.1, "rating": 0.1, "workload": 0.15},
+            "limits": {"maxTravelKm": 40.0, "roadFactor": 1.3, "averageSpeedKmh": 40.0, "horizonHours": 168,
+                "travelWorstMinutes": 120, "slotStepMinutes": 5, "maxCandidates": 200}})),
+    responses((status = 200, description = "The new configuration, its version one more", body = ScoringConfig,
+            headers(("ETag" = String, description = "The new version, quoted"))),
+        (status = 409, description = "`If-Match` names an older version (`stale-version`): read the current one and retry", body = Problem, content_type = "application/problem+json"),
+        (status = 428, description = "`If-Match` is missing (`precondition-required`)", body = Problem, content_type = "application/problem+json"),
+        BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn replace(
     State(state): State<AppState>,
     identity: Identity,

@@ -16,6 +16,9 @@ use crate::api::{Paging, created};
 use crate::auth::{Identity, Role, require_admin};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{
+    BodyProblems, Forbidden, IdempotencyKey, InvalidQuery, NotFound, Unauthenticated, Unavailable,
+};
 use crate::state::AppState;
 
 /// The contractor routes.
@@ -60,9 +63,20 @@ async fn ensure_region(state: &AppState, region: &RegionId) -> Result<(), ApiErr
     }
 }
 
-/// Creates a contractor (admin).
-#[utoipa::path(post, path = "/api/v1/contractors", tag = "contractors", request_body = NewContractor,
-    responses((status = 201, body = Contractor), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Creates a contractor.
+///
+/// Roles: `admin`.
+#[utoipa::path(post, path = "/api/v1/contractors", tag = "contractors", operation_id = "createContractor",
+    security(("bearer" = ["admin"])), params(IdempotencyKey),
+    request_body(content = NewContractor, description = "The contractor (the service assigns its id)",
+        example = json!({"name": "Ana Ruiz", "region": "west",
+            "skills": [{"name": "plumbing", "level": 4}], "location": {"lat": 37.77, "lon": -122.42},
+            "workingHours": [{"day": "mon", "start": "08:00", "end": "17:00"}],
+            "rating": 4.6, "maxJobsPerDay": 6, "active": true})),
+    responses((status = 201, description = "The contractor, created, with its id", body = Contractor),
+        (status = 409, description = "A request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -76,9 +90,19 @@ async fn create(
     Ok(created(&contractor))
 }
 
-/// Replaces a contractor's profile (admin).
-#[utoipa::path(put, path = "/api/v1/contractors/{id}", tag = "contractors", request_body = NewContractor, params(("id" = String, Path)),
-    responses((status = 200, body = Contractor), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Replaces a contractor's profile.
+///
+/// Roles: `admin`.
+#[utoipa::path(put, path = "/api/v1/contractors/{id}", tag = "contractors", operation_id = "replaceContractor",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "Contractor id")),
+    request_body(content = NewContractor, description = "The whole new profile",
+        example = json!({"name": "Ana Ruiz", "region": "west",
+            "skills": [{"name": "plumbing", "level": 4}], "location": {"lat": 37.77, "lon": -122.42},
+            "workingHours": [{"day": "mon", "start": "08:00", "end": "17:00"}],
+            "rating": 4.6, "maxJobsPerDay": 6, "active": true})),
+    responses((status = 200, description = "The contractor as it is now", body = Contractor),
+        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn update(
     State(state): State<AppState>,
     identity: Identity,
@@ -97,9 +121,14 @@ async fn update(
     }
 }
 
-/// One contractor (admin, its region's dispatchers, itself).
-#[utoipa::path(get, path = "/api/v1/contractors/{id}", tag = "contractors", params(("id" = String, Path)),
-    responses((status = 200, body = Contractor), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// One contractor.
+///
+/// Roles: `admin`, a `dispatcher` of its region, the `contractor` itself.
+#[utoipa::path(get, path = "/api/v1/contractors/{id}", tag = "contractors", operation_id = "getContractor",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    params(("id" = uuid::Uuid, Path, description = "Contractor id")),
+    responses((status = 200, description = "The contractor", body = Contractor),
+        NotFound, Unauthenticated, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -113,14 +142,22 @@ async fn read(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Only this region's contractors (required for dispatchers).
+    #[param(example = "west")]
     region: Option<String>,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
-/// A page of contractors (admin: any or all regions; dispatchers: one of theirs).
-#[utoipa::path(get, path = "/api/v1/contractors", tag = "contractors", params(ListQuery),
-    responses((status = 200, body = Page<Contractor>), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// A page of contractors.
+///
+/// Roles: `admin` (one region or all), a `dispatcher` (one of its regions: `region` is required).
+#[utoipa::path(get, path = "/api/v1/contractors", tag = "contractors", operation_id = "listContractors",
+    security(("bearer" = ["admin", "dispatcher"])), params(ListQuery),
+    responses((status = 200, description = "One page of contractors, by name", body = Page<Contractor>),
+        InvalidQuery, Unauthenticated, Forbidden, Unavailable))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -152,9 +189,18 @@ async fn list(
     ))
 }
 
-/// Adds time off (admin).
-#[utoipa::path(post, path = "/api/v1/contractors/{id}/time-off", tag = "contractors", request_body = TimeOff, params(("id" = String, Path)),
-    responses((status = 201, body = TimeOff), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Adds time off to a contractor.
+///
+/// Roles: `admin`.
+#[utoipa::path(post, path = "/api/v1/contractors/{id}/time-off", tag = "contractors", operation_id = "addTimeOff",
+    security(("bearer" = ["admin"])),
+    params(("id" = uuid::Uuid, Path, description = "Contractor id"), IdempotencyKey),
+    request_body(content = TimeOff, description = "The period, end exclusive",
+        example = json!({"startUtc": "2026-12-24T00:00:00Z", "endUtc": "2026-12-27T00:00:00Z", "reason": "vacation"})),
+    responses((status = 201, description = "The time off, recorded", body = TimeOff),
+        (status = 409, description = "A request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn add_time_off(
     State(state): State<AppState>,
     identity: Identity,
@@ -174,16 +220,25 @@ async fn add_time_off(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct RangeQuery {
+    /// Start of the range (UTC), inclusive.
+    #[param(example = "2026-12-01T00:00:00Z")]
     from: DateTime<Utc>,
+    /// End of the range (UTC), exclusive; at most 92 days after `from`.
+    #[param(example = "2026-12-08T00:00:00Z")]
     to: DateTime<Utc>,
 }
 
 /// Longest range one request may ask for.
 const MAX_RANGE_DAYS: i64 = 92;
 
-/// A contractor's live assignments overlapping [from, to).
-#[utoipa::path(get, path = "/api/v1/contractors/{id}/assignments", tag = "contractors", params(("id" = String, Path), RangeQuery),
-    responses((status = 200, body = Vec<Assignment>), (status = 404, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// A contractor's live assignments overlapping [from, to), at most 92 days.
+///
+/// Roles: `admin`, a `dispatcher` of its region, the `contractor` itself.
+#[utoipa::path(get, path = "/api/v1/contractors/{id}/assignments", tag = "contractors", operation_id = "listContractorAssignments",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    params(("id" = uuid::Uuid, Path, description = "Contractor id"), RangeQuery),
+    responses((status = 200, description = "The live assignments overlapping the range, by start", body = Vec<Assignment>),
+        NotFound, InvalidQuery, Unauthenticated, Unavailable))]
 async fn assignments(
     State(state): State<AppState>,
     identity: Identity,

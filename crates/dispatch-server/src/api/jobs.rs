@@ -16,6 +16,9 @@ use crate::api::{Paging, created};
 use crate::auth::{Identity, Role, require_dispatcher};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{
+    BodyProblems, Forbidden, IdempotencyKey, InvalidQuery, NotFound, Unauthenticated, Unavailable,
+};
 use crate::state::AppState;
 
 /// The job routes.
@@ -48,9 +51,20 @@ pub async fn dispatchable_job(
 /// How far ahead a job window may end.
 const MAX_WINDOW_AHEAD_DAYS: i64 = 366;
 
-/// Creates an open job (admin, the region's dispatchers).
-#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", request_body = NewJob,
-    responses((status = 201, body = Job), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Creates an open job.
+///
+/// Roles: `admin`, a `dispatcher` of the job's region.
+#[utoipa::path(post, path = "/api/v1/jobs", tag = "jobs", operation_id = "createJob",
+    security(("bearer" = ["admin", "dispatcher"])), params(IdempotencyKey),
+    request_body(content = NewJob, description = "The job (the service assigns its id; it starts `open`)",
+        example = json!({"region": "west", "title": "Leaking pipe under sink",
+            "location": {"lat": 37.76, "lon": -122.41}, "requiredSkills": [{"name": "plumbing", "minLevel": 2}],
+            "priority": "high", "windowStartUtc": "2026-12-01T16:00:00Z",
+            "windowEndUtc": "2026-12-01T22:00:00Z", "durationMinutes": 90})),
+    responses((status = 201, description = "The job, created, with its id", body = Job),
+        (status = 409, description = "A request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -91,15 +105,24 @@ async fn create(
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// The region.
+    #[param(example = "west")]
     region: String,
+    /// Only jobs of this status.
     status: Option<JobStatus>,
+    /// Page size, 1 to 200 (default 50).
     limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
     cursor: Option<String>,
 }
 
 /// A page of a region's jobs, optionally of one status.
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(ListQuery),
-    responses((status = 200, body = Page<Job>), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of the region.
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", operation_id = "listJobs",
+    security(("bearer" = ["admin", "dispatcher"])), params(ListQuery),
+    responses((status = 200, description = "One page of the region's jobs", body = Page<Job>),
+        InvalidQuery, Unauthenticated, Forbidden, Unavailable))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -122,8 +145,13 @@ async fn list(
 }
 
 /// One job.
-#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
-    responses((status = 200, body = Job), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of its region, a `contractor` booked for it.
+#[utoipa::path(get, path = "/api/v1/jobs/{id}", tag = "jobs", operation_id = "getJob",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
+    responses((status = 200, description = "The job", body = Job),
+        NotFound, Unauthenticated, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,
@@ -160,8 +188,14 @@ async fn read(
 }
 
 /// Cancels an open or assigned job (its live assignment ends with it).
-#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path)),
-    responses((status = 200, body = Job), (status = 404, body = Problem), (status = 409, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of its region.
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/cancel", tag = "jobs", operation_id = "cancelJob",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("id" = uuid::Uuid, Path, description = "Job id")),
+    responses((status = 200, description = "The job, now `cancelled`", body = Job),
+        (status = 409, description = "The job is completed or cancelled already", body = Problem, content_type = "application/problem+json"),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
 async fn cancel(
     State(state): State<AppState>,
     identity: Identity,

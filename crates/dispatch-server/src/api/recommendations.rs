@@ -17,6 +17,9 @@ use crate::api::jobs::dispatchable_job;
 use crate::auth::{Identity, require_dispatcher};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::openapi::{
+    BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
+};
 use crate::state::AppState;
 
 /// The recommendation routes.
@@ -58,9 +61,20 @@ pub struct RecommendationAccepted {
 const MAX_LIMIT: u32 = 200;
 
 /// Asks for recommendations for an open job: 202 at once, `RecommendationReady` when done.
-#[utoipa::path(post, path = "/api/v1/recommendations", tag = "recommendations", request_body = RecommendationRequest,
-    responses((status = 202, body = RecommendationAccepted), (status = 404, body = Problem), (status = 409, body = Problem),
-        (status = 422, body = Problem), (status = 503, description = "Too many in progress", body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// With `autoAssign` the best candidate still free is then booked (`source: "auto"`) and
+/// `JobAssigned` follows.
+///
+/// Roles: `admin`, a `dispatcher` of the job's region.
+#[utoipa::path(post, path = "/api/v1/recommendations", tag = "recommendations", operation_id = "askRecommendation",
+    security(("bearer" = ["admin", "dispatcher"])), params(IdempotencyKey),
+    request_body(content = RecommendationRequest, description = "The job, how many candidates, and whether to book the best",
+        example = json!({"jobId": "0b7e3f1c-5a2d-4c1e-9f3b-2d6a8c4e1f70", "limit": 10, "autoAssign": false})),
+    responses((status = 202, description = "Accepted: computed in the background; `RecommendationReady` on `/dispatch/{region}` says when, then read it with `getRecommendation`",
+            body = RecommendationAccepted),
+        (status = 409, description = "The job is not open (`job-not-open`), or a request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn ask(
     State(state): State<AppState>,
     identity: Identity,
@@ -117,8 +131,14 @@ async fn ask(
 }
 
 /// The result: candidates in rank order and the excluded contractors with reasons.
-#[utoipa::path(get, path = "/api/v1/recommendations/{id}", tag = "recommendations", params(("id" = String, Path, description = "requestId")),
-    responses((status = 200, body = RecommendationRecord), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of the job's region.
+#[utoipa::path(get, path = "/api/v1/recommendations/{id}", tag = "recommendations", operation_id = "getRecommendation",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("id" = uuid::Uuid, Path, description = "The `requestId` of `askRecommendation`")),
+    responses((status = 200, description = "The request: `pending`, `ready` (candidates in rank order, the excluded with reasons) or `failed` (with `error`)",
+            body = RecommendationRecord),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,

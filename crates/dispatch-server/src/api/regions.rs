@@ -11,6 +11,9 @@ use crate::api::created;
 use crate::auth::{Identity, Role, require_admin};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::openapi::{
+    BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
+};
 use crate::state::AppState;
 
 /// The region routes.
@@ -20,9 +23,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read))
 }
 
-/// Creates a region (admin).
-#[utoipa::path(post, path = "/api/v1/regions", tag = "regions", request_body = Region,
-    responses((status = 201, body = Region), (status = 409, body = Problem), (status = 422, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+/// Creates a region.
+///
+/// Roles: `admin`.
+#[utoipa::path(post, path = "/api/v1/regions", tag = "regions", operation_id = "createRegion",
+    security(("bearer" = ["admin"])), params(IdempotencyKey),
+    request_body(content = Region, description = "The region: a slug id, a name, an IANA time zone",
+        example = json!({"id": "west", "name": "West", "timeZone": "America/Los_Angeles"})),
+    responses((status = 201, description = "The region, created", body = Region),
+        (status = 409, description = "A region with this id exists already (`conflict`), or a request with this Idempotency-Key is still running (`idempotency-in-progress`)",
+            body = Problem, content_type = "application/problem+json"),
+        BodyProblems, Unauthenticated, Forbidden, Unavailable))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -55,8 +66,12 @@ async fn may_see(
 }
 
 /// The regions the caller may see.
-#[utoipa::path(get, path = "/api/v1/regions", tag = "regions",
-    responses((status = 200, body = Vec<Region>), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin` (every region), `dispatcher` (its regions), `contractor` (its own region).
+#[utoipa::path(get, path = "/api/v1/regions", tag = "regions", operation_id = "listRegions",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    responses((status = 200, description = "The regions the caller may see", body = Vec<Region>),
+        Unauthenticated, Unavailable))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -71,8 +86,13 @@ async fn list(
 }
 
 /// One region.
-#[utoipa::path(get, path = "/api/v1/regions/{id}", tag = "regions", params(("id" = String, Path, description = "Region slug")),
-    responses((status = 200, body = Region), (status = 404, body = Problem), (status = 401, description = "No valid bearer token", body = Problem), (status = 403, description = "The token lacks the right", body = Problem)))]
+///
+/// Roles: `admin`, a `dispatcher` of the region, a `contractor` of the region.
+#[utoipa::path(get, path = "/api/v1/regions/{id}", tag = "regions", operation_id = "getRegion",
+    security(("bearer" = ["admin", "dispatcher", "contractor"])),
+    params(("id" = String, Path, description = "Region slug", example = "west")),
+    responses((status = 200, description = "The region", body = Region),
+        NotFound, Unauthenticated, Unavailable))]
 async fn read(
     State(state): State<AppState>,
     identity: Identity,

@@ -33,7 +33,7 @@ export function notice(text: string): void {
   window.setTimeout(() => item.remove(), 6000);
 }
 
-/** Lays out a screen: header (title, extra controls, who, sign out), messages, content. */
+/** Lays out a screen: header (title, extra controls, the API docs link, who, sign out), messages, content. */
 export function frame(options: {
   title: string;
   subtitle?: string;
@@ -71,7 +71,15 @@ export function frame(options: {
       { class: "top" },
       h("a", { class: "brand", href: "/", "aria-label": "Dispatch home" }, h("span", { class: "logo", "aria-hidden": "true" }), "Dispatch"),
       h("div", { class: "title" }, h("h1", {}, options.title), options.subtitle ? h("span", { class: "subtitle" }, options.subtitle) : null),
-      h("div", { class: "header-tools" }, ...(options.extra ?? []), who, signOut),
+      h(
+        "div",
+        { class: "header-tools" },
+        ...(options.extra ?? []),
+        // The API reference (Swagger UI at /api/v1/docs) picks up this tab's session token.
+        h("a", { class: "docs-link", href: "/api/v1/docs", title: "API reference: every endpoint, with Try it out" }, "API docs"),
+        who,
+        signOut,
+      ),
     ),
     messages,
     main,
