@@ -42,8 +42,8 @@ use std::ops::ControlFlow;
 use std::time::Duration;
 
 pub use domain::{
-    Kpis, Plan, PlanError, PlanInput, PlannedRoute, PlannedVisit, Unplanned, UnplannedReason, plan,
-    plan_with,
+    ByPriority, Capacity, Kpis, MAX_PLAN_JOBS, Plan, PlanError, PlanInput, PlannedRoute,
+    PlannedVisit, Unplanned, UnplannedReason, evaluate, evaluate_with, plan, plan_with,
 };
 
 /// How often a running search reports progress, by the caller's clock.

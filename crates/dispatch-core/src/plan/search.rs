@@ -111,6 +111,11 @@ pub(crate) struct Solution {
     bucket_load: Vec<i64>,
     /// Σ over buckets of load².
     balance_sq: i64,
+    /// Visits over their bucket's cap, summed over buckets. Insertions never add any, but a
+    /// removal can: on a route whose visits may fall on two local days, the visits after a
+    /// removed one start earlier and may move back across midnight into a full day. An
+    /// iteration that leaves any is undone.
+    over_cap: i64,
     /// Σ route costs.
     route_cost: i64,
     /// Σ route travel.
@@ -146,6 +151,7 @@ impl Solution {
             unassigned: (0..model.jobs() as u32).collect(),
             bucket_load: vec![0; model.bucket_cap.len()],
             balance_sq: 0,
+            over_cap: 0,
             route_cost: 0,
             travel: 0,
             journal: Vec::new(),
@@ -183,6 +189,9 @@ impl Solution {
             if b != NO_ROUTE {
                 let load = &mut self.bucket_load[b as usize];
                 self.balance_sq -= 2 * *load - 1;
+                if *load > model.bucket_cap[b as usize] {
+                    self.over_cap -= 1;
+                }
                 *load -= 1;
             }
         }
@@ -213,6 +222,9 @@ impl Solution {
                 let l = &mut self.bucket_load[b as usize];
                 *l += 1;
                 self.balance_sq += 2 * *l - 1;
+                if *l > model.bucket_cap[b as usize] {
+                    self.over_cap += 1;
+                }
             }
             route.bucket.push(b);
         }
@@ -578,14 +590,15 @@ pub(crate) fn solve(
         cur.ruin(model, &mut rng, &params);
         cur.recreate(model, &mut rng, &params);
         let score = cur.score(model);
-        let accept = match score.unserved.cmp(&cur_score.unserved) {
-            std::cmp::Ordering::Less => true,
-            std::cmp::Ordering::Greater => false,
-            std::cmp::Ordering::Equal => {
-                let threshold = -temperature * rng.unit().max(f64::MIN_POSITIVE).ln();
-                (score.cost as f64) < cur_score.cost as f64 + threshold
-            }
-        };
+        let accept = cur.over_cap == 0
+            && match score.unserved.cmp(&cur_score.unserved) {
+                std::cmp::Ordering::Less => true,
+                std::cmp::Ordering::Greater => false,
+                std::cmp::Ordering::Equal => {
+                    let threshold = -temperature * rng.unit().max(f64::MIN_POSITIVE).ln();
+                    (score.cost as f64) < cur_score.cost as f64 + threshold
+                }
+            };
         if accept {
             cur_score = score;
             if score < best_score {
