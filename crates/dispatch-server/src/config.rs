@@ -29,6 +29,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Prints a bearer token signed with the configured secret.
     Token(TokenArgs),
+    /// Solves a Solomon VRPTW instance with the planner's solver and prints one JSON line
+    /// (the benchmark against PyVRP, `bench/pyvrp/run.py`).
+    PlanBench(PlanBenchArgs),
 }
 
 /// Where the data lives and how tokens are signed.
@@ -139,6 +142,23 @@ pub struct TokenArgs {
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,
+}
+
+/// `dispatch plan-bench`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanBenchArgs {
+    /// The instance, in CVRPLIB's Solomon text format.
+    #[arg(long)]
+    pub solomon: std::path::PathBuf,
+    /// Time limit, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Seed of the search.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also print the routes (customer numbers), for an independent check.
+    #[arg(long)]
+    pub routes: bool,
 }
 
 #[cfg(test)]
