@@ -76,8 +76,11 @@ impl Params {
             split_rate: 0.5,
             split_depth: 0.01,
             blink: 0.01,
-            t_start: 0.5 * scale,
-            t_end: 0.005 * scale,
+            // Measured on the seven Solomon instances, 10 s each: from 0.5 to 0.005 × the scale
+            // the mean gap to the best-known costs was +0.8 % (RC208, long routes with wide
+            // windows, +1.3 … +5 %); from 1 to 0.05, +0.1 %.
+            t_start: scale,
+            t_end: 0.05 * scale,
         }
     }
 }
