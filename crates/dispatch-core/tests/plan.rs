@@ -396,3 +396,184 @@ fn an_emergency_takes_the_only_slot_from_a_normal_job() {
     assert_eq!(p.unassigned[0].reason, UnplannedReason::Outcompeted);
     assert_eq!(engine_refusal(&w, &p), None);
 }
+
+/// A clock that advances one millisecond each time it is read, and counts the reports.
+struct FakeClock {
+    reads: std::cell::Cell<u64>,
+    reports: u32,
+    stop_after: Option<u32>,
+}
+
+impl plan::Control for FakeClock {
+    fn elapsed(&self) -> std::time::Duration {
+        let n = self.reads.get() + 1;
+        self.reads.set(n);
+        std::time::Duration::from_millis(n)
+    }
+
+    fn report(&mut self, progress: &plan::Progress) -> std::ops::ControlFlow<()> {
+        self.reports += 1;
+        assert!(progress.scheduled <= 150);
+        match self.stop_after {
+            Some(n) if self.reports >= n => std::ops::ControlFlow::Break(()),
+            _ => std::ops::ControlFlow::Continue(()),
+        }
+    }
+}
+
+fn synthetic_input_world() -> World {
+    let now = utc("2026-06-01T15:00:00Z");
+    let mut cfg = synth::SynthConfig::new(5, 40, now);
+    cfg.days = 9;
+    cfg.open_jobs = 80;
+    let data = synth::generate(&cfg);
+    World {
+        index: RegionIndex::build(data.region.clone(), &data.contractors, &data.bookings)
+            .expect("index"),
+        jobs: data.open_jobs,
+        now,
+        from: now,
+        to: now + Duration::days(7),
+    }
+}
+
+#[test]
+fn a_time_budget_ends_by_the_callers_clock_and_progress_is_reported() {
+    let w = synthetic_input_world();
+    let config = ScoringConfig::default();
+    let input = PlanInput {
+        index: &w.index,
+        jobs: &w.jobs,
+        from: w.from,
+        to: w.to,
+        now: w.now,
+        config: &config,
+        seed: 2,
+        budget: Budget::time(std::time::Duration::from_secs(2)),
+        capacity: None,
+    };
+    let mut clock = FakeClock {
+        reads: std::cell::Cell::new(0),
+        reports: 0,
+        stop_after: None,
+    };
+    let p = plan(&input, &mut clock).expect("plans");
+    assert!(!p.cancelled);
+    assert!(p.iterations > 0);
+    assert!(
+        p.elapsed >= std::time::Duration::from_secs(2),
+        "{:?}",
+        p.elapsed
+    );
+    // One report when it starts, then about every 200 ms of the caller's time.
+    assert!(clock.reports >= 5, "{}", clock.reports);
+    assert_eq!(engine_refusal(&w, &p), None);
+}
+
+#[test]
+fn a_stopped_search_returns_its_best_plan_so_far() {
+    let w = synthetic_input_world();
+    let config = ScoringConfig::default();
+    let input = PlanInput {
+        index: &w.index,
+        jobs: &w.jobs,
+        from: w.from,
+        to: w.to,
+        now: w.now,
+        config: &config,
+        seed: 2,
+        budget: Budget::iterations(1_000_000),
+        capacity: None,
+    };
+    let mut clock = FakeClock {
+        reads: std::cell::Cell::new(0),
+        reports: 0,
+        stop_after: Some(2),
+    };
+    let p = plan(&input, &mut clock).expect("plans");
+    assert!(p.cancelled);
+    assert!(p.iterations < 1_000_000);
+    assert_eq!(engine_refusal(&w, &p), None);
+    assert_eq!(each_job_once(&w, &p), Ok(()));
+}
+
+#[test]
+fn bad_input_is_refused_with_its_cause() {
+    let w = synthetic_input_world();
+    let config = ScoringConfig::default();
+    let mut input = PlanInput {
+        index: &w.index,
+        jobs: &w.jobs,
+        from: w.to,
+        to: w.from,
+        now: w.now,
+        config: &config,
+        seed: 2,
+        budget: Budget::iterations(10),
+        capacity: None,
+    };
+    assert_eq!(
+        plan(&input, &mut NoClock).expect_err("refused"),
+        plan::PlanError::EmptyPeriod
+    );
+    input.from = w.from;
+    input.to = w.to;
+    let twice = vec![w.jobs[0].clone(), w.jobs[0].clone()];
+    input.jobs = &twice;
+    assert_eq!(
+        plan(&input, &mut NoClock).expect_err("refused"),
+        plan::PlanError::DuplicateJob(w.jobs[0].id)
+    );
+    let mut foreign = w.jobs[0].clone();
+    foreign.region = "east".into();
+    let foreign = vec![foreign];
+    input.jobs = &foreign;
+    assert!(matches!(
+        plan(&input, &mut NoClock),
+        Err(plan::PlanError::RegionMismatch { .. })
+    ));
+}
+
+#[test]
+fn the_capacity_dimension_caps_a_route_load() {
+    // One contractor, a free day, five small jobs at home; capacity 3 of demand 1 each.
+    let mut c = common::contractor(1);
+    c.max_jobs_per_day = 10;
+    let index = RegionIndex::build(common::west(), [&c], [] as [&Booking; 0]).expect("index");
+    let jobs: Vec<Job> = (0..5)
+        .map(|k| {
+            let mut j = common::job();
+            j.id = JobId::from_u128(100 + k);
+            j.duration_minutes = 30;
+            j
+        })
+        .collect();
+    let capacity = plan::Capacity {
+        contractors: [(c.id, 3)].into_iter().collect(),
+        jobs: jobs.iter().map(|j| (j.id, 1)).collect(),
+    };
+    let config = ScoringConfig::default();
+    let w = World {
+        index,
+        jobs,
+        now: common::now(),
+        from: common::now(),
+        to: common::now() + Duration::days(2),
+    };
+    let mut input = PlanInput {
+        index: &w.index,
+        jobs: &w.jobs,
+        from: w.from,
+        to: w.to,
+        now: w.now,
+        config: &config,
+        seed: 1,
+        budget: Budget::iterations(100),
+        capacity: None,
+    };
+    assert_eq!(plan(&input, &mut NoClock).expect("plans").kpis.scheduled, 5);
+    input.capacity = Some(&capacity);
+    let p = plan(&input, &mut NoClock).expect("plans");
+    assert_eq!(p.kpis.scheduled, 3);
+    assert_eq!(engine_refusal(&w, &p), None);
+}

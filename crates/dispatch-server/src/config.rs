@@ -180,4 +180,32 @@ mod tests {
         let named = serve(&["--backplane-channel", "blue"]).backplane_channel("ab12");
         assert_eq!(named, "blue");
     }
+
+    #[test]
+    fn plan_bench_takes_the_instance_limit_and_seed() {
+        let argv = [
+            "dispatch",
+            "plan-bench",
+            "--solomon",
+            "bench/solomon/C101.txt",
+            "--seconds",
+            "2.5",
+            "--seed",
+            "3",
+        ];
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::PlanBench(a) => {
+                assert_eq!(
+                    a.solomon,
+                    std::path::PathBuf::from("bench/solomon/C101.txt")
+                );
+                assert_eq!((a.seconds, a.seed, a.routes), (2.5, 3, false));
+            }
+            other => panic!("not plan-bench: {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["dispatch", "plan-bench"]).is_err(),
+            "FILE required"
+        );
+    }
 }
