@@ -569,7 +569,7 @@ pub fn check_assignment_with<E: TravelEstimator + ?Sized>(
 }
 
 /// Per-request state shared by every contractor's evaluation.
-struct Ctx<'a, E: ?Sized> {
+pub(crate) struct Ctx<'a, E: ?Sized> {
     index: &'a RegionIndex,
     job: &'a Job,
     limits: &'a Limits,
@@ -581,7 +581,8 @@ struct Ctx<'a, E: ?Sized> {
     job_xyz: [f64; 3],
     /// Squared chord beyond which a home is surely out of reach.
     reach_chord2: f64,
-    clock: LocalClock,
+    /// The calendars over the request's span (shared with the planner, `crate::plan`).
+    cals: Calendars<'a>,
     now: i64,
     window_start: i64,
     /// Earliest possible start: max(window start, now).
@@ -590,8 +591,6 @@ struct Ctx<'a, E: ?Sized> {
     latest_start: i64,
     duration: i64,
     step: i64,
-    /// Local days whose shifts are expanded.
-    days: (i64, i64),
 }
 
 struct Required<'a> {
@@ -611,17 +610,17 @@ struct Slot {
 }
 
 /// A gap between busy periods inside one working stretch.
-struct Gap {
-    start: i64,
-    end: i64,
+pub(crate) struct Gap {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
     /// Where the contractor comes from: `None` = home.
-    origin: Option<GeoPoint>,
+    pub(crate) origin: Option<GeoPoint>,
     /// The next booked job's place, when the gap ends at one.
-    dest: Option<GeoPoint>,
+    pub(crate) dest: Option<GeoPoint>,
 }
 
-/// What a gap visitor tells [`Ctx::walk_gaps`].
-enum Step<T> {
+/// What a gap visitor tells [`Calendars::walk_gaps`].
+pub(crate) enum Step<T> {
     /// Try the next gap.
     Next,
     /// Stop walking, with this result.
@@ -635,14 +634,14 @@ enum Busy {
 }
 
 /// Each shift pattern's UTC working intervals for this request, computed on first use.
-struct ShiftCache {
+pub(crate) struct ShiftCache {
     /// Per pattern: `(offset, len)` into `flat`, or `u32::MAX` when not computed yet.
     spans: Vec<(u32, u32)>,
     flat: Vec<(i64, i64)>,
 }
 
 impl ShiftCache {
-    fn new(patterns: usize) -> Self {
+    pub(crate) fn new(patterns: usize) -> Self {
         Self {
             spans: vec![(u32::MAX, 0); patterns],
             flat: Vec::new(),
@@ -650,7 +649,135 @@ impl ShiftCache {
     }
 }
 
+/// The region's calendars over a span of time, seen apart from any one job: working stretches
+/// (DST-correct), the gaps between bookings and time off inside them, and the day's load. The
+/// recommendation engine reads them through [`Ctx`] for one job; the planner (`crate::plan`)
+/// reads the same gaps as the routes it fills, so both apply one definition of "free".
+pub(crate) struct Calendars<'a> {
+    pub(crate) index: &'a RegionIndex,
+    pub(crate) clock: LocalClock,
+    /// Local days whose shifts are expanded.
+    days: (i64, i64),
+}
+
+impl<'a> Calendars<'a> {
+    /// The calendars of `index` over `span` (UTC seconds).
+    pub(crate) fn new(index: &'a RegionIndex, span: (i64, i64)) -> Self {
+        let clock = LocalClock::new(index.region.time_zone, span.0 - 3 * DAY, span.1 + 3 * DAY);
+        // A shift may start the local day before and run overnight into the span.
+        let days = (clock.local_day(span.0) - 1, clock.local_day(span.1));
+        Self { index, clock, days }
+    }
+
+    /// The contractor's working intervals for this request (sorted, merged).
+    pub(crate) fn shifts<'c>(&self, idx: u32, cache: &'c mut ShiftCache) -> &'c [(i64, i64)] {
+        let p = self.index.pattern[idx as usize] as usize;
+        if cache.spans[p].0 == u32::MAX {
+            let from = cache.flat.len();
+            expand_rules(
+                &self.clock,
+                &self.index.patterns.rules[p],
+                self.days.0,
+                self.days.1,
+                &mut cache.flat,
+            );
+            cache.spans[p] = (from as u32, (cache.flat.len() - from) as u32);
+        }
+        let (from, len) = cache.spans[p];
+        &cache.flat[from as usize..(from + len) as usize]
+    }
+
+    /// Jobs other than `skip`'s starting on the local day of `t`, and the next local midnight;
+    /// `hint` is a booking index near `t`.
+    pub(crate) fn day_load(&self, cal: &Calendar, t: i64, skip: u128, hint: usize) -> (u32, i64) {
+        let day = self.clock.local_day(t);
+        let (from, to) = (self.clock.day_start(day), self.clock.day_start(day + 1));
+        (cal.starts_between(from, to, skip, hint), to)
+    }
+
+    /// Calls `f` on each gap of working stretch `(s, e)` in time order until it returns
+    /// `Done`, whose value it returns; `None` when every gap said `Next`.
+    ///
+    /// A gap starts at the stretch's start (the contractor comes from home), at the end of a
+    /// booking (from that job) or at the end of time off (from home); it ends at the stretch's
+    /// end, at time off, or at a booking (which the contractor must then travel to).
+    ///
+    /// `bi` is [`Calendar::first_reaching`]`(s)`, computed by the caller. The booking of job
+    /// `skip` (its bits; 0 for none) is ignored: re-planning a job never collides with itself.
+    pub(crate) fn walk_gaps<T>(
+        &self,
+        cal: &Calendar,
+        (s, e): (i64, i64),
+        mut bi: usize,
+        skip: u128,
+        mut f: impl FnMut(&Gap) -> Step<T>,
+    ) -> Option<T> {
+        let bookings = &cal.bookings;
+        let mut ti = cal.time_off.partition_point(|t| t.1 <= s);
+        let mut cursor = s;
+        let mut origin = None;
+        loop {
+            while bi < bookings.len() && (bookings[bi].job == skip || bookings[bi].end <= s) {
+                bi += 1;
+            }
+            let nb = bookings.get(bi).filter(|b| b.start < e);
+            let nt = cal.time_off.get(ti).filter(|t| t.0 < e);
+            let next = match (nb, nt) {
+                (Some(b), Some(t)) if t.0 < b.start => Some(Busy::TimeOff(t.0, t.1)),
+                (Some(b), _) => Some(Busy::Booking(b.start, b.end, b.location)),
+                (None, Some(t)) => Some(Busy::TimeOff(t.0, t.1)),
+                (None, None) => None,
+            };
+            let (gap_end, dest) = match next {
+                Some(Busy::Booking(start, _, at)) => (start, Some(at)),
+                Some(Busy::TimeOff(start, _)) => (start, None),
+                None => (e, None),
+            };
+            if gap_end > cursor {
+                let gap = Gap {
+                    start: cursor,
+                    end: gap_end,
+                    origin,
+                    dest,
+                };
+                if let Step::Done(x) = f(&gap) {
+                    return Some(x);
+                }
+            }
+            let (end, after) = match next? {
+                Busy::Booking(_, end, at) => {
+                    bi += 1;
+                    (end, Some(at))
+                }
+                Busy::TimeOff(_, end) => {
+                    ti += 1;
+                    (end, None)
+                }
+            };
+            if end > cursor {
+                cursor = end;
+                origin = after;
+            }
+            if cursor >= e {
+                return None;
+            }
+        }
+    }
+}
+
 impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
+    /// The request state of `job` as [`recommend_with`] builds it, for the planner's use of the
+    /// same hard rules ([`Ctx::static_rules`]); `None` when the window is closed at `now`.
+    pub(crate) fn for_job(
+        index: &'a RegionIndex,
+        job: &'a Job,
+        limits: &'a Limits,
+        travel: &'a E,
+        now: i64,
+    ) -> Option<Self> {
+        Self::new(index, job, limits, travel, now, None)
+    }
+
     /// `None` when no start is possible at all (window closed, or — for a manual check — the slot
     /// lies outside the window).
     fn new(
@@ -681,9 +808,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         if manual.is_none() && latest_start < t0 {
             return None;
         }
-        let clock = LocalClock::new(index.region.time_zone, span.0 - 3 * DAY, span.1 + 3 * DAY);
-        // A shift may start the local day before and run overnight into the span.
-        let days = (clock.local_day(span.0) - 1, clock.local_day(span.1));
+        let cals = Calendars::new(index, span);
         let required = job
             .required_skills
             .iter()
@@ -705,14 +830,13 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
             job_bits: job.id.as_uuid().as_u128(),
             job_xyz: unit_vector(job.location),
             reach_chord2: km_to_chord2(travel.great_circle_bound_km(limits.max_travel_km)),
-            clock,
+            cals,
             now,
             window_start,
             t0,
             latest_start,
             duration,
             step: i64::from(limits.slot_step_minutes.max(1)) * 60,
-            days,
         })
     }
 
@@ -722,7 +846,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
     /// Inlined into the pass: most contractors end here, and returning the large `Result`
     /// through memory cost more than the checks themselves (store-forwarding stalls).
     #[inline(always)]
-    fn static_rules(&self, idx: u32) -> Result<TravelEstimate, ExclusionReason> {
+    pub(crate) fn static_rules(&self, idx: u32) -> Result<TravelEstimate, ExclusionReason> {
         let i = idx as usize;
         let ix = self.index;
         if !ix.active[i] {
@@ -769,24 +893,6 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         Ok(home)
     }
 
-    /// The contractor's working intervals for this request (sorted, merged).
-    fn shifts<'c>(&self, idx: u32, cache: &'c mut ShiftCache) -> &'c [(i64, i64)] {
-        let p = self.index.pattern[idx as usize] as usize;
-        if cache.spans[p].0 == u32::MAX {
-            let from = cache.flat.len();
-            expand_rules(
-                &self.clock,
-                &self.index.patterns.rules[p],
-                self.days.0,
-                self.days.1,
-                &mut cache.flat,
-            );
-            cache.spans[p] = (from as u32, (cache.flat.len() - from) as u32);
-        }
-        let (from, len) = cache.spans[p];
-        &cache.flat[from as usize..(from + len) as usize]
-    }
-
     /// The trip to the job from `origin` (`None` = home, already estimated).
     fn trip_from(
         &self,
@@ -807,14 +913,6 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         dest.map_or(0, |d| {
             i64::from(self.travel.estimate(self.job.location, d).minutes) * 60
         })
-    }
-
-    /// Jobs other than this one starting on the local day of `t`, and the next local midnight;
-    /// `hint` is a booking index near `t`.
-    fn day_load(&self, cal: &Calendar, t: i64, hint: usize) -> (u32, i64) {
-        let day = self.clock.local_day(t);
-        let (from, to) = (self.clock.day_start(day), self.clock.day_start(day + 1));
-        (cal.starts_between(from, to, self.job_bits, hint), to)
     }
 
     fn round_up(&self, t: i64) -> i64 {
@@ -844,7 +942,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
                         max_jobs_per_day: max,
                     });
                 }
-                let fits_hours = self.shifts(idx, cache).iter().any(|&(s, e)| {
+                let fits_hours = self.cals.shifts(idx, cache).iter().any(|&(s, e)| {
                     let (a, b) = (s.max(self.t0), e.min(self.latest_start + self.duration));
                     b - a >= self.duration
                 });
@@ -872,7 +970,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         let max_jobs = self.index.max_jobs[i];
         // One binary search per contractor; later stretches walk on from the previous one.
         let mut first: Option<usize> = None;
-        for &(s, e) in self.shifts(idx, cache) {
+        for &(s, e) in self.cals.shifts(idx, cache) {
             if e - self.duration < self.t0 {
                 continue;
             }
@@ -885,7 +983,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
             };
             first = Some(bi);
             // `Done(Some)`: found; `Done(None)`: past the latest start, stop everything.
-            let found = self.walk_gaps(cal, (s, e), bi, |gap| {
+            let found = self.cals.walk_gaps(cal, (s, e), bi, self.job_bits, |gap| {
                 // Cheap rejections first: most gaps of a busy calendar are too short even before
                 // travel, and a travel estimate costs a haversine.
                 let bare = self.round_up(gap.start.max(self.window_start).max(self.now));
@@ -910,7 +1008,7 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
                     if start + self.duration + tout > gap.end {
                         return Step::Next;
                     }
-                    let (jobs, next_midnight) = self.day_load(cal, start, bi);
+                    let (jobs, next_midnight) = self.cals.day_load(cal, start, self.job_bits, bi);
                     if !apply_cap || jobs < max_jobs {
                         return Step::Done(Some(Slot {
                             start,
@@ -930,75 +1028,6 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         None
     }
 
-    /// Calls `f` on each gap of working stretch `(s, e)` in time order until it returns
-    /// `Done`, whose value it returns; `None` when every gap said `Next`.
-    ///
-    /// A gap starts at the stretch's start (the contractor comes from home), at the end of a
-    /// booking (from that job) or at the end of time off (from home); it ends at the stretch's
-    /// end, at time off, or at a booking (which the contractor must then travel to).
-    ///
-    /// `bi` is [`Calendar::first_reaching`]`(s)`, computed by the caller.
-    fn walk_gaps<T>(
-        &self,
-        cal: &Calendar,
-        (s, e): (i64, i64),
-        mut bi: usize,
-        mut f: impl FnMut(&Gap) -> Step<T>,
-    ) -> Option<T> {
-        let bookings = &cal.bookings;
-        let mut ti = cal.time_off.partition_point(|t| t.1 <= s);
-        let mut cursor = s;
-        let mut origin = None;
-        loop {
-            while bi < bookings.len()
-                && (bookings[bi].job == self.job_bits || bookings[bi].end <= s)
-            {
-                bi += 1;
-            }
-            let nb = bookings.get(bi).filter(|b| b.start < e);
-            let nt = cal.time_off.get(ti).filter(|t| t.0 < e);
-            let next = match (nb, nt) {
-                (Some(b), Some(t)) if t.0 < b.start => Some(Busy::TimeOff(t.0, t.1)),
-                (Some(b), _) => Some(Busy::Booking(b.start, b.end, b.location)),
-                (None, Some(t)) => Some(Busy::TimeOff(t.0, t.1)),
-                (None, None) => None,
-            };
-            let (gap_end, dest) = match next {
-                Some(Busy::Booking(start, _, at)) => (start, Some(at)),
-                Some(Busy::TimeOff(start, _)) => (start, None),
-                None => (e, None),
-            };
-            if gap_end > cursor {
-                let gap = Gap {
-                    start: cursor,
-                    end: gap_end,
-                    origin,
-                    dest,
-                };
-                if let Step::Done(x) = f(&gap) {
-                    return Some(x);
-                }
-            }
-            let (end, after) = match next? {
-                Busy::Booking(_, end, at) => {
-                    bi += 1;
-                    (end, Some(at))
-                }
-                Busy::TimeOff(_, end) => {
-                    ti += 1;
-                    (end, None)
-                }
-            };
-            if end > cursor {
-                cursor = end;
-                origin = after;
-            }
-            if cursor >= e {
-                return None;
-            }
-        }
-    }
-
     /// The manual check of one slot `[s, e)`.
     fn check_slot(
         &self,
@@ -1015,35 +1044,42 @@ impl<'a, E: TravelEstimator + ?Sized> Ctx<'a, E> {
         let i = idx as usize;
         let cal = &self.index.calendars[i];
         let Some(&stretch) = self
+            .cals
             .shifts(idx, cache)
             .iter()
             .find(|&&(a, b)| a <= s && e <= b)
         else {
             return Err(no_slot(NoSlotCause::OutsideWorkingHours));
         };
-        let verdict = self.walk_gaps(cal, stretch, cal.first_reaching(stretch.0), |gap| {
-            if gap.start <= s && e <= gap.end {
-                let (trip, _) = self.trip_from(gap.origin, &home);
-                let tin = i64::from(trip.minutes) * 60;
-                let fits = s >= gap.start + tin
-                    && s >= self.now + tin
-                    && e + self.seconds_to(gap.dest) <= gap.end;
-                Step::Done(if fits {
-                    Ok(())
+        let verdict = self.cals.walk_gaps(
+            cal,
+            stretch,
+            cal.first_reaching(stretch.0),
+            self.job_bits,
+            |gap| {
+                if gap.start <= s && e <= gap.end {
+                    let (trip, _) = self.trip_from(gap.origin, &home);
+                    let tin = i64::from(trip.minutes) * 60;
+                    let fits = s >= gap.start + tin
+                        && s >= self.now + tin
+                        && e + self.seconds_to(gap.dest) <= gap.end;
+                    Step::Done(if fits {
+                        Ok(())
+                    } else {
+                        Err(NoSlotCause::Travel)
+                    })
+                } else if gap.start > s {
+                    // Gaps only move later: the slot starts inside a busy period.
+                    Step::Done(Err(NoSlotCause::Overlap))
                 } else {
-                    Err(NoSlotCause::Travel)
-                })
-            } else if gap.start > s {
-                // Gaps only move later: the slot starts inside a busy period.
-                Step::Done(Err(NoSlotCause::Overlap))
-            } else {
-                Step::Next
-            }
-        });
+                    Step::Next
+                }
+            },
+        );
         match verdict {
             Some(Ok(())) => {
                 let hint = cal.lower_bound(s, None);
-                let (jobs, _) = self.day_load(cal, s, hint);
+                let (jobs, _) = self.cals.day_load(cal, s, self.job_bits, hint);
                 let max = self.index.max_jobs[i];
                 if jobs >= max {
                     return Err(ExclusionReason::MaxJobsPerDay {

@@ -14,6 +14,8 @@
 //! * [`index`]: [`RegionIndex`], built once per region, updated per assignment.
 //! * [`engine`]: [`recommend`] and [`check_assignment`]: hard rules, slot finding, soft factors,
 //!   ranking.
+//! * [`plan`]: the planner — a region's open jobs over a period placed at once (routing by
+//!   ruin and recreate), under the engine's own hard rules; and Solomon's benchmark instances.
 //! * [`synth`]: a seeded generator of realistic regions, contractors, calendars and jobs, for
 //!   the benchmarks and the demo data.
 //!
@@ -44,6 +46,7 @@ pub mod index;
 pub mod model;
 #[cfg(feature = "openapi")]
 mod openapi;
+pub mod plan;
 pub mod synth;
 pub mod time;
 pub mod travel;

@@ -1,4 +1,4 @@
-//! What the `dispatch` binary's commands do: `serve`, `demo` and `token`. The binary parses the
+//! What the `dispatch` binary's commands do: `serve`, `demo`, `token` and `plan-bench`. The binary parses the
 //! command line and calls [`run`]; everything else is here, so tests and other binaries can
 //! wire a node the same way.
 
@@ -10,7 +10,7 @@ use dispatch_store::Store;
 use signalr_hub::{ConnectionTokenKey, HubOptions};
 
 use crate::auth::{JwtKeys, Role};
-use crate::config::{Command, DemoArgs, ServeArgs, TokenArgs};
+use crate::config::{Command, DemoArgs, PlanBenchArgs, ServeArgs, TokenArgs};
 use crate::{RunOptions, Service, demo, shutdown};
 
 /// Runs one command to its end (`serve`: until SIGTERM or Ctrl-C, then a graceful stop).
@@ -19,7 +19,66 @@ pub async fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => load_demo(args).await,
         Command::Token(args) => print_token(args),
+        Command::PlanBench(args) => plan_bench(&args),
     }
+}
+
+/// `dispatch plan-bench`: one Solomon instance, the production solver, one JSON line
+/// `{"instance","customers","served","vehicles","distance","seconds"}` (distance in the
+/// instance's units, DIMACS convention: see `dispatch_core::plan::solomon`).
+fn plan_bench(args: &PlanBenchArgs) -> anyhow::Result<()> {
+    use dispatch_core::plan::solomon::Instance;
+    use dispatch_core::plan::{Budget, Control};
+
+    /// The wall clock, read by the solver through `Control` (the core reads none itself).
+    struct Clock(std::time::Instant);
+    impl Control for Clock {
+        fn elapsed(&self) -> std::time::Duration {
+            self.0.elapsed()
+        }
+    }
+
+    let text = std::fs::read_to_string(&args.solomon)
+        .with_context(|| format!("cannot read {}", args.solomon.display()))?;
+    let instance =
+        Instance::parse(&text).with_context(|| format!("in {}", args.solomon.display()))?;
+    if !(args.seconds > 0.0 && args.seconds.is_finite()) {
+        anyhow::bail!("--seconds must be a positive number");
+    }
+    let clock = Clock(std::time::Instant::now());
+    let budget = Budget::time(std::time::Duration::from_secs_f64(args.seconds));
+    let solution = instance.solve(args.seed, &budget, &mut Clock(clock.0));
+    let seconds = clock.elapsed().as_secs_f64();
+    // The solver's answer, judged by the instance's own check rather than trusted.
+    let distance = instance
+        .check(&solution.routes)
+        .context("the solver returned an infeasible solution")?;
+    /// The line, in the field order (`json!` would sort the keys).
+    #[derive(serde::Serialize)]
+    struct Line<'a> {
+        instance: &'a str,
+        customers: usize,
+        served: usize,
+        vehicles: usize,
+        distance: f64,
+        seconds: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        routes: Option<&'a [Vec<u32>]>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        iterations: Option<u64>,
+    }
+    let line = serde_json::to_string(&Line {
+        instance: &instance.name,
+        customers: instance.customer_count(),
+        served: solution.served,
+        vehicles: solution.routes.len(),
+        distance: distance as f64 / 10.0,
+        seconds: (seconds * 1000.0).round() / 1000.0,
+        routes: args.routes.then_some(solution.routes.as_slice()),
+        iterations: args.routes.then_some(solution.iterations),
+    })?;
+    println!("{line}");
+    Ok(())
 }
 
 /// Opens the store named by `url`, saying which one failed without its password.

@@ -29,6 +29,9 @@ pub enum Command {
     Demo(DemoArgs),
     /// Prints a bearer token signed with the configured secret.
     Token(TokenArgs),
+    /// Solves a Solomon VRPTW instance with the planner's solver and prints one JSON line
+    /// (the benchmark against PyVRP, `bench/pyvrp/run.py`).
+    PlanBench(PlanBenchArgs),
 }
 
 /// Where the data lives and how tokens are signed.
@@ -141,6 +144,23 @@ pub struct TokenArgs {
     pub common: CommonArgs,
 }
 
+/// `dispatch plan-bench`.
+#[derive(Debug, Clone, Args)]
+pub struct PlanBenchArgs {
+    /// The instance, in CVRPLIB's Solomon text format.
+    #[arg(long)]
+    pub solomon: std::path::PathBuf,
+    /// Time limit, seconds.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Seed of the search.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Also print the routes (customer numbers), for an independent check.
+    #[arg(long)]
+    pub routes: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,5 +179,33 @@ mod tests {
         assert_eq!(serve(&[]).backplane_channel("ab12"), "dispatch:ab12");
         let named = serve(&["--backplane-channel", "blue"]).backplane_channel("ab12");
         assert_eq!(named, "blue");
+    }
+
+    #[test]
+    fn plan_bench_takes_the_instance_limit_and_seed() {
+        let argv = [
+            "dispatch",
+            "plan-bench",
+            "--solomon",
+            "bench/solomon/C101.txt",
+            "--seconds",
+            "2.5",
+            "--seed",
+            "3",
+        ];
+        match Cli::try_parse_from(argv).expect("parses").command {
+            Command::PlanBench(a) => {
+                assert_eq!(
+                    a.solomon,
+                    std::path::PathBuf::from("bench/solomon/C101.txt")
+                );
+                assert_eq!((a.seconds, a.seed, a.routes), (2.5, 3, false));
+            }
+            other => panic!("not plan-bench: {other:?}"),
+        }
+        assert!(
+            Cli::try_parse_from(["dispatch", "plan-bench"]).is_err(),
+            "FILE required"
+        );
     }
 }
