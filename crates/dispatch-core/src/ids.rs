@@ -78,6 +78,10 @@ uuid_id!(
     /// Identifies an audit record of a recommendation or of a manual decision.
     AuditId
 );
+uuid_id!(
+    /// Identifies a plan of a region's backlog (`POST /api/v1/plans`).
+    PlanId
+);
 
 /// Identifies a region: a short slug such as `west` (SPEC §2), not a UUID.
 ///

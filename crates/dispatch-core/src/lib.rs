@@ -60,7 +60,7 @@ pub use engine::{
     Recommendation, Travel, TravelOrigin, check_assignment, check_assignment_with, recommend,
     recommend_with,
 };
-pub use ids::{AssignmentId, AuditId, ContractorId, JobId, RegionId, SkillName};
+pub use ids::{AssignmentId, AuditId, ContractorId, JobId, PlanId, RegionId, SkillName};
 pub use index::{IndexError, RegionIndex};
 pub use model::{
     Assignment, AssignmentSource, Booking, Contractor, GeoPoint, Job, JobStatus, LocalTime,

@@ -1,14 +1,14 @@
 //! The one assignment step. Every way a job gets a contractor — a dispatcher's choice
-//! (`POST /api/v1/assignments`), auto-assign after a recommendation, and whatever assigns later
-//! (an applied plan) — goes through [`assign`]: it re-validates the slot against every hard
-//! rule, then writes the assignment, its audit decision and its `JobAssigned` in one store
-//! transaction (which checks the booking invariants again, under its locks), and wakes the relay.
+//! (`POST /api/v1/assignments`), auto-assign after a recommendation, an applied plan — goes
+//! through [`assign`]: it re-validates the slot against every hard rule, then writes the
+//! assignment, its audit decision and its `JobAssigned` in one store transaction (which checks
+//! the booking invariants again, under its locks), and wakes the relay.
 //! Failures keep their cause in [`AssignError`]; HTTP maps it once, in `crate::error`.
 
 use chrono::{DateTime, Utc};
 use dispatch_core::{
     Assignment, AssignmentId, AssignmentSource, AuditId, ContractorId, Exclusion, Job, JobStatus,
-    RegionIndex, ScoringConfig, check_assignment,
+    PlanId, RegionIndex, ScoringConfig, check_assignment,
 };
 use dispatch_store::{AssignmentConflict, AuditRecord, Decision, StoreError};
 use uuid::Uuid;
@@ -29,6 +29,9 @@ pub enum Basis {
     /// No ranking behind it: an audit record of the decision alone is written with the
     /// assignment, in its transaction (a refused assignment leaves none behind).
     DecisionAlone,
+    /// A plan being applied: like [`Basis::DecisionAlone`], and the audit record names the
+    /// plan.
+    Plan(PlanId),
 }
 
 /// One proposed booking of `job`.
@@ -103,10 +106,14 @@ pub async fn assign(
 
     let (audit_id, rank, new_audit) = match &proposal.basis {
         Basis::Ranking { audit_id, rank } => (*audit_id, *rank, None),
-        Basis::DecisionAlone => {
+        Basis::DecisionAlone | Basis::Plan(_) => {
             let audit = AuditRecord {
                 audit_id: AuditId::from(Uuid::new_v4()),
                 request_id: None,
+                plan_id: match proposal.basis {
+                    Basis::Plan(plan_id) => Some(plan_id),
+                    _ => None,
+                },
                 region: job.region.clone(),
                 job: job.clone(),
                 config_version: config.version,

@@ -136,6 +136,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let options = RunOptions {
         workers: args.workers,
+        plan_workers: args.plan_workers,
         hold_events: args.hold_events,
         relay_start_delay: std::time::Duration::from_millis(args.relay_start_delay_ms),
         outbox_retention: std::time::Duration::from_secs(

@@ -80,6 +80,9 @@ pub struct ServeArgs {
     /// Recommendations computed at once.
     #[arg(long, env = "DISPATCH_WORKERS", default_value_t = 2)]
     pub workers: usize,
+    /// Plans searched at once, each on a thread of its own (more wait their turn).
+    #[arg(long, env = "DISPATCH_PLAN_WORKERS", default_value_t = 1)]
+    pub plan_workers: usize,
     /// Keep committed events in the outbox without sending them (maintenance, crash drills);
     /// a later run without it sends them.
     #[arg(long, env = "DISPATCH_HOLD_EVENTS")]

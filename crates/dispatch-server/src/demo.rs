@@ -96,6 +96,7 @@ async fn book(
     let audit = AuditRecord {
         audit_id,
         request_id: None,
+        plan_id: None,
         region: job.region.clone(),
         job,
         config_version: 1,

@@ -8,9 +8,10 @@
 //! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
 //!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs;
 //!   [`openapi`] — the frame of the OpenAPI document the handlers' annotations fill.
-//! * [`worker`] — computes recommendations in the background; [`planning`] loads a region's
-//!   index for the engine; [`assignment`] — the one step every assignment goes through
-//!   (manual, auto-assign), validated and written with its audit decision and event.
+//! * [`worker`] — computes recommendations in the background; [`plans`] — plans a region's
+//!   backlog on threads of its own and applies plans; [`planning`] loads a region's index for
+//!   the engine; [`assignment`] — the one step every assignment goes through (manual,
+//!   auto-assign, an applied plan), validated and written with its audit decision and event.
 //! * [`events`], [`relay`] and [`delivery`] — the hub's channels and the two events, written
 //!   to the outbox with their change; after commit the relay (one node at a time) publishes
 //!   them on the backplane and every node delivers them to its own clients
@@ -43,6 +44,7 @@ pub mod hub;
 pub mod idempotency;
 pub mod openapi;
 pub mod planning;
+pub mod plans;
 pub mod relay;
 pub mod shutdown;
 pub mod state;
@@ -138,6 +140,8 @@ pub fn app(state: AppState, hub: &Hub, in_flight: Arc<InFlight>) -> Router {
 pub struct RunOptions {
     /// Recommendations computed at once.
     pub workers: usize,
+    /// Plans searched at once (each on a thread of its own).
+    pub plan_workers: usize,
     /// Keep committed events in the outbox instead of sending them.
     pub hold_events: bool,
     /// Wait before sending a backlog found on becoming the relay (left by an earlier run or a
@@ -151,6 +155,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         Self {
             workers: 2,
+            plan_workers: 1,
             hold_events: false,
             relay_start_delay: std::time::Duration::from_secs(3),
             outbox_retention: std::time::Duration::from_secs(7 * 24 * 3600),
@@ -198,6 +203,7 @@ impl Service {
             hub: hub.handle(),
             keys,
             work,
+            plans: Arc::default(),
             outbox: Arc::default(),
             backplane,
             metrics: telemetry::handle(),
@@ -256,6 +262,8 @@ impl Service {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "cannot read pending recommendations"),
         }
+        state.plans.start_workers(options.plan_workers);
+        let sweeper = tokio::spawn(plans::sweep(state.clone(), stopped(work_stopped.clone())));
         let worker = tokio::spawn(worker::run(
             state.clone(),
             queue_rx,
@@ -312,6 +320,9 @@ impl Service {
         }
         let _ = work_stop.send(true);
         let _ = worker.await;
+        // Searches under way store themselves failed: a restarted node does not resume them.
+        state.plans.stop_all().await;
+        let _ = sweeper.await;
         // The relay sends what is committed, then its lease goes with it: another node takes
         // over within seconds.
         let _ = relay_stop.send(true);

@@ -63,6 +63,7 @@ signals: fetch the data over HTTP.";
         (name = "jobs", description = "Jobs of a region: create, list by status, read, cancel."),
         (name = "recommendations", description = "Ask for a ranked, explained list of contractors for a job (computed in the background; `RecommendationReady` says when), then read it."),
         (name = "assignments", description = "Book a contractor for a job (re-validated against every hard rule), read, unassign."),
+        (name = "plans", description = "Plan a region's open backlog over a period at once (more jobs done, less driving), read its progress and routes, apply it as ordinary assignments, or cancel it."),
         (name = "audit", description = "Why each contractor was (or was not) recommended, under which configuration version, and the decision."),
         (name = "config", description = "The scoring configuration: weights and hard limits, versioned; replace with `If-Match`."),
         (name = "system", description = "Liveness, readiness, metrics and this document: no token needed."),

@@ -1,4 +1,5 @@
-//! Loading what the engine needs from the store: a region's index around a job.
+//! Loading what the engine needs from the store: a region's index around a job, or over a
+//! planning period.
 
 use chrono::{DateTime, Duration, Utc};
 use dispatch_core::{IndexError, Job, Region, RegionIndex, ScoringConfig};
@@ -28,9 +29,21 @@ pub async fn region_index(
     config: &ScoringConfig,
     now: DateTime<Utc>,
 ) -> Result<RegionIndex, RegionLoadError> {
-    let from = job.window_start_utc.min(now) - Duration::days(1);
+    let from = job.window_start_utc.min(now);
     let horizon = now + Duration::hours(i64::from(config.limits.horizon_hours));
-    let to = job.window_end_utc.max(horizon) + Duration::days(1);
+    let to = job.window_end_utc.max(horizon);
+    period_index(store, region, from, to).await
+}
+
+/// The region's contractors and the bookings that can matter for visits in `[from, to)`: a
+/// day either side, so the day's workload and the travel to neighbouring jobs are seen.
+pub async fn period_index(
+    store: &Store,
+    region: Region,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<RegionIndex, RegionLoadError> {
+    let (from, to) = (from - Duration::days(1), to + Duration::days(1));
     let contractors = store.contractors_in_region(&region.id).await?;
     let bookings = store.region_bookings(&region.id, from, to).await?;
     // Building is CPU work proportional to the region: keep it off the async threads.

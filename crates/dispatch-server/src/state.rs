@@ -10,6 +10,7 @@ use signalr_hub::HubHandle;
 use tokio::sync::mpsc;
 
 use crate::auth::JwtKeys;
+use crate::plans::Planner;
 use crate::relay::Outbox;
 
 /// Cheap to clone: everything inside is shared.
@@ -23,6 +24,8 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// Recommendation requests waiting for the worker (bounded).
     pub work: mpsc::Sender<RequestId>,
+    /// Runs plans in the background.
+    pub plans: Arc<Planner>,
     /// Call [`Outbox::committed`] after every commit that wrote events.
     pub outbox: Arc<Outbox>,
     /// Carries events between nodes (for `/readyz`; the relay publishes on it).

@@ -24,9 +24,14 @@ pub const RECOMMENDATIONS: &str = "dispatch_recommendations_total";
 pub const RECOMMENDATION_QUEUE_SECONDS: &str = "dispatch_recommendation_queue_seconds";
 /// From a worker starting on a request to its result (and event) committed.
 pub const RECOMMENDATION_SECONDS: &str = "dispatch_recommendation_seconds";
+/// Plans ended, by `outcome` (`ready`, `failed`, `cancelled`).
+pub const PLANS: &str = "dispatch_plans_total";
+/// From a plan being handed to the planner to its end stored (waiting for a worker included).
+pub const PLAN_SECONDS: &str = "dispatch_plan_seconds";
 /// Assignments made, by `source` (`manual`, `auto`).
 pub const ASSIGNMENTS: &str = "dispatch_assignments_total";
-/// Conflicts, by `kind` (the problem type's slug) and `origin` (`http`, `auto-assign`).
+/// Conflicts, by `kind` (the problem type's slug) and `origin` (`http`, `auto-assign`,
+/// `plan-apply`).
 pub const CONFLICTS: &str = "dispatch_conflicts_total";
 /// Events the relay published on the backplane.
 pub const EVENTS_SENT: &str = "dispatch_events_sent_total";
@@ -60,6 +65,10 @@ const LATENCY_BUCKETS: &[f64] = &[
 const QUEUE_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
+/// Plans: 100 ms to 10 min (a search is given up to 300 s, and may wait for a worker).
+const PLAN_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
 /// Event lags: 1 ms to 5 min (events wait in the outbox while the backplane is down).
 const LAG_BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -72,6 +81,8 @@ pub enum Origin {
     Http,
     /// Met by auto-assign, which then tries the next candidate or stops.
     AutoAssign,
+    /// Met by a plan's apply, which reports it and goes on with the next visit.
+    PlanApply,
 }
 
 impl Origin {
@@ -79,6 +90,7 @@ impl Origin {
         match self {
             Self::Http => "http",
             Self::AutoAssign => "auto-assign",
+            Self::PlanApply => "plan-apply",
         }
     }
 }
@@ -133,6 +145,7 @@ fn buckets(builder: PrometheusBuilder) -> PrometheusBuilder {
         Err(error) => unreachable!("non-empty buckets: {error}"),
     };
     let builder = for_metric(builder, RECOMMENDATION_QUEUE_SECONDS, QUEUE_BUCKETS);
+    let builder = for_metric(builder, PLAN_SECONDS, PLAN_BUCKETS);
     let builder = for_metric(builder, EVENT_SENT_LAG_SECONDS, LAG_BUCKETS);
     for_metric(builder, EVENT_DELIVERED_LAG_SECONDS, LAG_BUCKETS)
 }
@@ -166,10 +179,16 @@ fn describe() {
         Unit::Seconds,
         "Recommendation compute: from a worker starting to the result and its event committed"
     );
+    describe_counter!(PLANS, "Plans ended, by outcome (ready, failed, cancelled)");
+    describe_histogram!(
+        PLAN_SECONDS,
+        Unit::Seconds,
+        "Plans: from handed to the planner to the end stored (waiting for a worker included)"
+    );
     describe_counter!(ASSIGNMENTS, "Assignments made, by source (manual, auto)");
     describe_counter!(
         CONFLICTS,
-        "Conflicts, by kind (problem slug) and origin (http: answered 409; auto-assign)"
+        "Conflicts, by kind (problem slug) and origin (http: answered 409; auto-assign; plan-apply)"
     );
     describe_counter!(EVENTS_SENT, "Events the relay published on the backplane");
     describe_counter!(

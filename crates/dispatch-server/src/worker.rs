@@ -166,6 +166,7 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
     let audit = AuditRecord {
         audit_id,
         request_id: Some(request_id),
+        plan_id: None,
         region: region.id.clone(),
         job: job.clone(),
         config_version: recommendation.config_version,

@@ -58,8 +58,8 @@ const CALLERS: [&str; 6] = [
 ///
 /// The objects: region `west`, contractor *self* (in `west`), contractor *other* (also in
 /// `west`, so only the contractor check refuses it), a `west` job assigned to *self*, that
-/// assignment, its audit record, a recommendation for a `west` job; the other dispatcher
-/// serves `east`.
+/// assignment, its audit record, a recommendation for a `west` job, a ready plan of `west`; the
+/// other dispatcher serves `east`.
 #[rustfmt::skip]
 const TABLE: &[(&str, &str, [Access; 6])] = &[
     //                                                   admin  west     east     self     other    none
@@ -78,6 +78,10 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
     ("post",   "/api/v1/jobs/{id}/cancel",              [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("post",   "/api/v1/recommendations",               [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/recommendations/{id}",          [OK,    OK,      MISSING, E403,    E403,    E401]),
+    ("post",   "/api/v1/plans",                         [OK,    OK,      E403,    E403,    E403,    E401]),
+    ("get",    "/api/v1/plans/{id}",                    [OK,    OK,      MISSING, E403,    E403,    E401]),
+    ("post",   "/api/v1/plans/{id}/apply",              [OK,    OK,      MISSING, E403,    E403,    E401]),
+    ("post",   "/api/v1/plans/{id}/cancel",             [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("post",   "/api/v1/assignments",                   [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/assignments/{id}",              [OK,    OK,      MISSING, OK,      MISSING, E401]),
     ("delete", "/api/v1/assignments/{id}",              [OK,    OK,      MISSING, E403,    E403,    E401]),
@@ -161,6 +165,7 @@ struct World {
     assignment: String,
     audit: String,
     request: String,
+    plan: String,
     /// The first whole hour a day from now: slots are `base + 2h·k`.
     base: DateTime<Utc>,
     next_slot: AtomicI64,
@@ -207,6 +212,7 @@ impl World {
             assignment: String::new(),
             audit: String::new(),
             request: String::new(),
+            plan: String::new(),
             base,
             next_slot: AtomicI64::new(0),
             next_name: AtomicI64::new(0),
@@ -230,7 +236,45 @@ impl World {
             .as_str()
             .expect("request id")
             .to_owned();
+        world.plan = world.plan().await;
+        let read = format!("/api/v1/plans/{}", world.plan);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let answer = world
+                .server
+                .call("GET", &read, Some(world.admin()), None)
+                .await;
+            if answer.body["status"] == "ready" {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the plan is not ready: {answer:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         world
+    }
+
+    /// The body of a one-second plan of `west` over the day after `base`.
+    fn plan_body(&self) -> Value {
+        json!({"region": "west", "from": iso(self.base), "to": iso(self.base + Span::days(1)),
+            "timeLimitSeconds": 1})
+    }
+
+    /// A fresh plan of `west` (running); its id.
+    async fn plan(&self) -> String {
+        let answer = self
+            .server
+            .call(
+                "POST",
+                "/api/v1/plans",
+                Some(self.admin()),
+                Some(&self.plan_body()),
+            )
+            .await;
+        assert_eq!(answer.status, 202, "{answer:?}");
+        answer.body["planId"].as_str().expect("plan id").to_owned()
     }
 
     fn admin(&self) -> &str {
@@ -340,6 +384,19 @@ impl World {
             ("get", "/api/v1/recommendations/{id}") => {
                 Call::at(format!("/api/v1/recommendations/{}", self.request))
                     .missing(format!("/api/v1/recommendations/{missing}"), None)
+            }
+            ("post", "/api/v1/plans") => Call::at(route).body(self.plan_body()),
+            ("get", "/api/v1/plans/{id}") => Call::at(format!("/api/v1/plans/{}", self.plan))
+                .missing(format!("/api/v1/plans/{missing}"), None),
+            // Applying the ready plan again answers its application again.
+            ("post", "/api/v1/plans/{id}/apply") => {
+                Call::at(format!("/api/v1/plans/{}/apply", self.plan))
+                    .missing(format!("/api/v1/plans/{missing}/apply"), None)
+            }
+            ("post", "/api/v1/plans/{id}/cancel") => {
+                let plan = self.plan().await;
+                Call::at(format!("/api/v1/plans/{plan}/cancel"))
+                    .missing(format!("/api/v1/plans/{missing}/cancel"), None)
             }
             ("post", "/api/v1/assignments") => {
                 let (job, start, end) = self.open_job().await;

@@ -431,6 +431,7 @@ async fn seed_jobs(store: &Store, jobs: &[Job]) -> Vec<AuditId> {
         .map(|job| AuditRecord {
             audit_id: AuditId::from(Uuid::new_v4()),
             request_id: None,
+            plan_id: None,
             region: job.region.clone(),
             job: job.clone(),
             config_version: 1,

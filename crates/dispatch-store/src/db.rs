@@ -12,7 +12,7 @@
 //! violated constraint is named in an error. SQL text is in [`crate::sql`].
 
 use chrono::{DateTime, Utc};
-use dispatch_core::{AssignmentId, AuditId, ContractorId, JobId, RegionId};
+use dispatch_core::{AssignmentId, AuditId, ContractorId, JobId, PlanId, RegionId};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
@@ -116,7 +116,14 @@ macro_rules! id_from {
         })*
     };
 }
-id_from!(AssignmentId, AuditId, ContractorId, JobId, RequestId);
+id_from!(
+    AssignmentId,
+    AuditId,
+    ContractorId,
+    JobId,
+    PlanId,
+    RequestId
+);
 
 impl From<Uuid> for Arg<'_> {
     fn from(v: Uuid) -> Self {

@@ -38,6 +38,7 @@ macro_rules! migrations {
 migrations! {
     1 "0001_initial.sql" "initial",
     2 "0002_deployment.sql" "deployment",
+    3 "0003_plans.sql" "plans",
 }
 
 /// The migrator for SQLite.

@@ -9,7 +9,9 @@ use dispatch_core::{
 use crate::codec::{Cursor, CursorKind, parse_job_status, parse_source, ts};
 use crate::db::Row;
 use crate::error::StoreError;
-use crate::types::{OutboxEvent, Page, RecommendationRecord, RecommendationStatus};
+use crate::types::{
+    OutboxEvent, Page, PlanRecord, PlanStatus, RecommendationRecord, RecommendationStatus,
+};
 
 /// `id, name, time_zone`.
 pub(crate) fn region(row: &Row) -> Result<Region, StoreError> {
@@ -88,6 +90,23 @@ pub(crate) fn recommendation(row: &Row) -> Result<RecommendationRecord, StoreErr
     };
     rec.error = row.opt_text("recommendations.error")?;
     Ok(rec)
+}
+
+/// `status, error, progress, application, body`.
+pub(crate) fn plan(row: &Row) -> Result<PlanRecord, StoreError> {
+    let mut plan: PlanRecord = row.doc("plans.body")?;
+    // Other writers touch only these columns (ops/plans.rs).
+    plan.status = plan_status(&row.text("plans.status")?)?;
+    plan.error = row.opt_text("plans.error")?;
+    plan.progress = row.doc("plans.progress")?;
+    plan.application = row.opt_doc("plans.application")?;
+    Ok(plan)
+}
+
+/// A `plans.status` column.
+pub(crate) fn plan_status(s: &str) -> Result<PlanStatus, StoreError> {
+    PlanStatus::parse(s)
+        .ok_or_else(|| StoreError::Corrupt(format!("plans.status: unknown status {s:?}")))
 }
 
 /// `version, body`.

@@ -6,9 +6,10 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use dispatch_core::plan::{Kpis, PlannedRoute, Unplanned};
 use dispatch_core::{
     AssignmentId, AssignmentSource, AuditId, Candidate, ContractorId, Exclusion, Job, JobId,
-    RegionId,
+    PlanId, RegionId,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -268,6 +269,10 @@ pub struct AuditRecord {
     pub audit_id: AuditId,
     /// The recommendation request behind it; `None` for a manual assignment without one.
     pub request_id: Option<RequestId>,
+    /// The plan whose application made the decision; absent for any other decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub plan_id: Option<PlanId>,
     /// The job's region.
     pub region: RegionId,
     /// The job as it was when recommended for (or assigned).
@@ -387,4 +392,165 @@ mod tests {
         let from_query: PageRequest = serde_json::from_str(r#"{"cursor":"abc"}"#).expect("parse");
         assert_eq!(from_query, PageRequest::after(50, "abc"));
     }
+}
+
+/// Where a plan is. `running` until its search ends, then `ready` (or `failed`); `cancelled`
+/// when stopped while running or discarded while ready; `applied` once applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub enum PlanStatus {
+    /// Searching (or waiting for a planning worker).
+    Running,
+    /// Searched: routes, unassigned jobs and KPIs are filled in, ready to apply.
+    Ready,
+    /// The search could not run or its node died; `error` says why.
+    Failed,
+    /// Stopped while running, or discarded while ready.
+    Cancelled,
+    /// Applied: `application` says what was booked and what conflicted.
+    Applied,
+}
+
+impl PlanStatus {
+    /// The wire and column form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "running",
+            Self::Ready => "ready",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::Applied => "applied",
+        }
+    }
+
+    /// The status of its column form.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "running" => Self::Running,
+            "ready" => Self::Ready,
+            "failed" => Self::Failed,
+            "cancelled" => Self::Cancelled,
+            "applied" => Self::Applied,
+            _ => return None,
+        })
+    }
+}
+
+/// How a plan's search is doing: its best solution so far (the final figures once ended).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanProgress {
+    /// Search time so far, ms.
+    pub elapsed_ms: u64,
+    /// Search iterations so far.
+    pub iterations: u64,
+    /// Jobs placed by the best solution.
+    pub scheduled: u32,
+    /// Driving minutes of the best solution.
+    pub travel_minutes: i64,
+}
+
+/// A plan as `GET /api/v1/plans/{planId}` shows it: the request, where its search is, and its
+/// result once ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanRecord {
+    /// The plan.
+    pub plan_id: PlanId,
+    /// Its region.
+    pub region: RegionId,
+    /// Where it is.
+    pub status: PlanStatus,
+    /// The scoring configuration version it was planned with.
+    pub config_version: u32,
+    /// Start of the planning period.
+    pub from: DateTime<Utc>,
+    /// End of the planning period.
+    pub to: DateTime<Utc>,
+    /// The jobs asked for; `null`: every open job of the region in the period.
+    pub job_ids: Option<Vec<JobId>>,
+    /// The search's time budget, seconds.
+    pub time_limit_seconds: u32,
+    /// The search's seed.
+    pub seed: u64,
+    /// The token subject who asked.
+    pub requested_by: String,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// The search so far (final once it ended).
+    pub progress: PlanProgress,
+    /// Per contractor with at least one planned visit, in contractor-id order (empty while
+    /// running).
+    pub routes: Vec<PlannedRoute>,
+    /// The jobs the plan leaves out, with why (empty while running).
+    pub unassigned: Vec<Unplanned>,
+    /// The plan's figures (`null` while running).
+    pub kpis: Option<Kpis>,
+    /// Why it failed, when failed.
+    pub error: Option<String>,
+    /// What applying it did, once applied.
+    pub application: Option<PlanApplication>,
+}
+
+/// What `POST /api/v1/plans/{planId}/apply` did: the visits booked and the ones that no longer
+/// held.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanApplication {
+    /// Booked, in the plan's order.
+    pub applied: Vec<AppliedVisit>,
+    /// Not booked: something changed since the plan was made.
+    pub conflicts: Vec<PlanConflict>,
+}
+
+/// A planned visit that was booked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct AppliedVisit {
+    /// The job.
+    pub job_id: JobId,
+    /// Its new assignment.
+    pub assignment_id: AssignmentId,
+    /// The assignment's audit record, which names the plan.
+    pub audit_id: AuditId,
+}
+
+/// A planned visit that was not booked, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PlanConflict {
+    /// The job.
+    pub job_id: JobId,
+    /// Why, as a stable code: a hard rule's exclusion code (`timeOff`, `outsideWorkingHours`,
+    /// …) or a booking conflict (`job-not-open`, `job-taken`, `contractor-busy`, `gone`).
+    pub reason: String,
+    /// Why, for people.
+    pub detail: String,
+}
+
+/// Where an apply stands when `Store::claim_plan_apply` is asked to begin one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanApplyClaim {
+    /// No such plan.
+    Missing,
+    /// Claimed: this caller applies it (the plan as stored).
+    Claimed(Box<PlanRecord>),
+    /// Applied already: its application, to answer again.
+    Applied(Box<PlanRecord>),
+    /// Another apply of it is under way.
+    InProgress,
+    /// It cannot be applied in this status (running, failed or cancelled).
+    NotReady(PlanStatus),
 }

@@ -2,7 +2,7 @@
 // turns /api/v1/openapi.json into types (generated/api.d.ts, git-ignored, never edited), tsc
 // compiles ts/flow.ts against them (a path, field or answer the document lacks fails here), and
 // the compiled flow runs with openapi-fetch: region, contractor, job, recommendation, its result,
-// assignment, audit record, and typed problems for a bad request, a missing job and no token.
+// assignment, audit record, a plan applied, and typed problems for a bad request, a missing job and no token.
 // Every answer's status and media type is checked against the document as it arrives.
 
 import { test, before, after } from "node:test";
@@ -59,6 +59,9 @@ test("the generated TypeScript client (openapi-typescript + openapi-fetch) runs 
   assert.equal(result.audit.decision.contractorId, result.contractor.id);
   assert.equal(result.audit.decision.rank, 1);
   assert.equal(result.audit.decision.decidedBy, "ts-dispatcher");
+  assert.equal(result.plan.status, "ready");
+  assert.equal(result.plan.applied, result.plan.kpis.scheduled);
+  assert.equal(result.plan.conflicts, 0);
 
   assert.equal(result.invalid.status, 422);
   assert.match(result.invalid.contentType, /^application\/problem\+json/);

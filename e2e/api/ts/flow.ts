@@ -19,6 +19,7 @@ export interface FlowResult {
   recommendation: Schemas["RecommendationRecord"];
   assignment: Schemas["Assignment"];
   audit: Schemas["AuditRecord"];
+  plan: { status: Schemas["PlanStatus"]; kpis: Schemas["Kpis"] | null | undefined; applied: number; conflicts: number };
   invalid: { status: number; contentType: string | null; problem: Problem };
   missing: { status: number; problem: Problem };
   unauthenticated: { status: number; problem: Problem };
@@ -141,6 +142,28 @@ export async function runFlow(base: string, tokens: { admin: string; dispatcher:
   const audit = await dispatcher.GET("/api/v1/audit/{id}", { params: { path: { id: assignment.data.auditId } } });
   check(audit.data, `getAuditRecord: ${audit.response.status} ${JSON.stringify(audit.error)}`);
 
+  // A plan of the next two days: asked for, read until it is no longer running, applied.
+  const planAccepted = await dispatcher.POST("/api/v1/plans", {
+    body: { region: "west", from: isoIn(0), to: isoIn(48), jobIds: null, timeLimitSeconds: 1, seed: 1 },
+  });
+  check(planAccepted.data && planAccepted.response.status === 202, `askPlan: ${planAccepted.response.status} ${JSON.stringify(planAccepted.error)}`);
+  const planDeadline = Date.now() + 30_000;
+  let plan: Schemas["PlanRecord"] | undefined;
+  for (;;) {
+    const read = await dispatcher.GET("/api/v1/plans/{id}", { params: { path: { id: planAccepted.data.planId } } });
+    check(read.data, `getPlan: ${read.response.status} ${JSON.stringify(read.error)}`);
+    if (read.data.status !== "running") {
+      plan = read.data;
+      break;
+    }
+    check(Date.now() < planDeadline, "the plan was still running after 30 s");
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  check(plan.status === "ready", `plan ${plan.status}: ${plan.error}`);
+  const applied = await dispatcher.POST("/api/v1/plans/{id}/apply", { params: { path: { id: plan.planId } } });
+  check(applied.data && applied.response.status === 200, `applyPlan: ${applied.response.status} ${JSON.stringify(applied.error)}`);
+  const planConflicts: Schemas["PlanConflict"][] = applied.data.conflicts;
+
   // A bad request: the typed problem names the field.
   const invalid = await dispatcher.POST("/api/v1/jobs", { body: { ...newJob, durationMinutes: 0 } });
   check(invalid.error && !invalid.data, "an invalid job was accepted");
@@ -157,6 +180,7 @@ export async function runFlow(base: string, tokens: { admin: string; dispatcher:
     recommendation,
     assignment: assignment.data,
     audit: audit.data,
+    plan: { status: plan.status, kpis: plan.kpis, applied: applied.data.applied.length, conflicts: planConflicts.length },
     invalid: { status: invalid.response.status, contentType: invalid.response.headers.get("content-type"), problem: invalid.error },
     missing: { status: missing.response.status, problem: missing.error },
     unauthenticated: { status: anonymous.response.status, problem: anonymous.error },

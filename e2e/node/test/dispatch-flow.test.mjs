@@ -6,120 +6,21 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { isAbsolute, join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { HttpTransportType, HubConnectionBuilder, LogLevel } from "@microsoft/signalr";
-import { NODE_DIR, withTimeout } from "../lib/harness.mjs";
+import { HttpTransportType } from "@microsoft/signalr";
+import { WAIT, contractorBody, hours, startDispatch } from "../lib/dispatch.mjs";
 
-const DISPATCH_BIN = (() => {
-  const configured = process.env.DISPATCH_BIN || "../../target/debug/dispatch";
-  return isAbsolute(configured) ? configured : resolve(NODE_DIR, configured);
-})();
-const SECRET = "node-e2e-secret";
-const WAIT = 15_000;
-
-let dir;
-let server;
-let base;
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-function env() {
-  return {
-    ...process.env,
-    DISPATCH_DATABASE_URL: `sqlite://${join(dir, "dispatch.db")}`,
-    DISPATCH_JWT_SECRET: SECRET,
-    RUST_LOG: process.env.RUST_LOG || "warn",
-  };
-}
-
-function token(...args) {
-  return execFileSync(DISPATCH_BIN, ["token", ...args], { env: env() }).toString().trim();
-}
-
-async function api(method, path, tokenValue, body) {
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers: {
-      ...(tokenValue ? { authorization: `Bearer ${tokenValue}` } : {}),
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-async function connect(tokenValue, transport = HttpTransportType.WebSockets) {
-  const connection = new HubConnectionBuilder()
-    .withUrl(`${base}/hub/v1`, { transport, accessTokenFactory: () => tokenValue })
-    .configureLogging(LogLevel.None)
-    .build();
-  const events = [];
-  const waiters = [];
-  for (const type of ["RecommendationReady", "JobAssigned"]) {
-    connection.on(type, (payload) => {
-      events.push(payload);
-      for (const waiter of waiters.splice(0)) waiter();
-    });
-  }
-  await withTimeout(connection.start(), WAIT, "hub start");
-  const next = async (type) => {
-    const deadline = Date.now() + WAIT;
-    for (;;) {
-      const found = events.find((event) => event.type === type);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`no ${type} within ${WAIT} ms`);
-      await withTimeout(new Promise((r) => waiters.push(r)), WAIT, type).catch(() => {});
-    }
-  };
-  return { connection, events, next };
-}
+let service;
+let token;
+let api;
+let connect;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "dispatch-e2e-"));
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${port}`], { env: env(), stdio: "ignore" });
-  const deadline = Date.now() + 20_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error("dispatch did not start");
-    await sleep(100);
-  }
+  service = await startDispatch();
+  ({ token, api, connect } = service);
 });
 
-after(() => {
-  server?.kill("SIGKILL");
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
-
-const hours = (h) => new Date(Date.now() + h * 3_600_000).toISOString().replace(/\.\d{3}Z$/, "Z");
-const everyDay = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].map((day) => ({ day, start: "00:00", end: "23:59" }));
-
-function contractorBody(region, name, lat, lon, level) {
-  return {
-    name, region, skills: [{ name: "plumbing", level }], location: { lat, lon },
-    workingHours: everyDay, rating: 4.6, maxJobsPerDay: 6, active: true,
-  };
-}
+after(() => service?.stop());
 
 test("the dispatcher flow over the official client", async () => {
   const admin = token("--role", "admin");

@@ -10,12 +10,15 @@ mod audit;
 mod config;
 mod contractors;
 mod jobs;
+mod plans;
 mod recommendations;
 mod regions;
 pub mod system;
 
 #[cfg(feature = "ts")]
 pub(crate) use assignments::AssignmentRequest;
+#[cfg(feature = "ts")]
+pub(crate) use plans::{PlanAccepted, PlanRequest};
 #[cfg(feature = "ts")]
 pub(crate) use recommendations::{RecommendationAccepted, RecommendationRequest};
 
@@ -36,6 +39,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(jobs::router())
         .merge(recommendations::router())
         .merge(assignments::router())
+        .merge(plans::router())
         .merge(audit::router())
         .merge(config::router())
 }

@@ -8,4 +8,5 @@ pub(crate) mod catalog;
 pub(crate) mod config;
 pub(crate) mod idempotency;
 pub(crate) mod outbox;
+pub(crate) mod plans;
 pub(crate) mod recommendations;

@@ -70,6 +70,7 @@ pub fn audit(n: u128, job: &Job) -> AuditRecord {
     AuditRecord {
         audit_id: AuditId::from_u128(0xA000_0000 + n),
         request_id: None,
+        plan_id: None,
         region: job.region.clone(),
         job: job.clone(),
         config_version: 1,

@@ -14,8 +14,9 @@ use dispatch_core::{
     TravelSource,
 };
 use dispatch_store::{
-    AssignmentConflict, IdempotencyBegin, NewOutboxEvent, PageRequest, RecommendationRecord,
-    RecommendationStatus, RequestId, Store, StoreError,
+    AppliedVisit, AssignmentConflict, IdempotencyBegin, NewOutboxEvent, PageRequest,
+    PlanApplication, PlanApplyClaim, PlanConflict, PlanProgress, PlanRecord, PlanStatus,
+    RecommendationRecord, RecommendationStatus, RequestId, Store, StoreError,
 };
 use fixtures::*;
 
@@ -49,6 +50,7 @@ pub const ALL: &[&str] = &[
     "relay_lease_is_granted_and_held",
     "deployment_id_is_random_and_stable",
     "pruning_keeps_unsent_events_and_the_newest_sent_one",
+    "plans_lifecycle",
 ];
 
 pub async fn ping_and_backend_name(store: Store) {
@@ -1672,4 +1674,241 @@ pub async fn pruning_keeps_unsent_events_and_the_newest_sent_one(store: Store) {
         sequences[2]
     );
     assert_eq!(store.pending_events(10).await.expect("pending").len(), 1);
+}
+
+/// A running plan of region west over 2026-12-01.
+fn running_plan(n: u128) -> PlanRecord {
+    PlanRecord {
+        plan_id: dispatch_core::PlanId::from_u128(0x9000 + n),
+        region: RegionId::new("west"),
+        status: PlanStatus::Running,
+        config_version: 1,
+        from: at(0, 0),
+        to: at(23, 0),
+        job_ids: None,
+        time_limit_seconds: 10,
+        seed: 7,
+        requested_by: "dispatcher-1".into(),
+        created_at: at(6, 0),
+        progress: PlanProgress::default(),
+        routes: vec![],
+        unassigned: vec![],
+        kpis: None,
+        error: None,
+        application: None,
+    }
+}
+
+pub async fn plans_lifecycle(store: Store) {
+    let w = world(&store, 1, 3).await;
+    let stale = std::time::Duration::from_secs(3600);
+
+    // The backlog of a period: open jobs whose window overlaps it.
+    let open = store
+        .open_jobs_between(&RegionId::new("west"), at(0, 0), at(23, 0), 100)
+        .await
+        .expect("open jobs");
+    assert_eq!(open.len(), 3);
+    let none = store
+        .open_jobs_between(&RegionId::new("west"), at(0, 0), at(16, 0), 100)
+        .await
+        .expect("open jobs");
+    assert!(
+        none.is_empty(),
+        "a window starting at the period's end is outside it"
+    );
+    let capped = store
+        .open_jobs_between(&RegionId::new("west"), at(0, 0), at(23, 0), 2)
+        .await
+        .expect("open jobs");
+    assert_eq!(capped.len(), 2);
+
+    // Created running; progress is the heartbeat, and it says whether to go on.
+    let mut plan = running_plan(1);
+    store.create_plan(&plan).await.expect("create");
+    assert_eq!(
+        store.plan(plan.plan_id).await.expect("read"),
+        Some(plan.clone())
+    );
+    let dup = store.create_plan(&plan).await;
+    assert!(matches!(dup, Err(StoreError::Conflict(_))), "{dup:?}");
+    let progress = PlanProgress {
+        elapsed_ms: 200,
+        iterations: 1000,
+        scheduled: 2,
+        travel_minutes: 40,
+    };
+    assert!(
+        store
+            .plan_progress(plan.plan_id, &progress)
+            .await
+            .expect("progress")
+    );
+    assert_eq!(
+        store
+            .plan(plan.plan_id)
+            .await
+            .expect("read")
+            .expect("plan")
+            .progress,
+        progress
+    );
+    // Not applicable while running.
+    assert_eq!(
+        store
+            .claim_plan_apply(plan.plan_id, stale)
+            .await
+            .expect("claim"),
+        PlanApplyClaim::NotReady(PlanStatus::Running)
+    );
+
+    // Ready: the result stored whole.
+    plan.status = PlanStatus::Ready;
+    plan.progress = progress;
+    plan.kpis = Some(dispatch_core::plan::Kpis {
+        scheduled: 2,
+        scheduled_by_priority: dispatch_core::plan::ByPriority {
+            high: 2,
+            ..Default::default()
+        },
+        travel_minutes: 40,
+        travel_km: 31.5,
+        utilisation: 0.25,
+    });
+    assert_eq!(
+        store.finish_plan(&plan).await.expect("finish"),
+        Some(PlanStatus::Ready)
+    );
+    assert_eq!(
+        store.plan(plan.plan_id).await.expect("read"),
+        Some(plan.clone())
+    );
+    assert!(
+        !store
+            .plan_progress(plan.plan_id, &progress)
+            .await
+            .expect("progress")
+    );
+
+    // One apply at a time; a second sees it under way, and a stale claim is taken over.
+    let claimed = store
+        .claim_plan_apply(plan.plan_id, stale)
+        .await
+        .expect("claim");
+    assert_eq!(claimed, PlanApplyClaim::Claimed(Box::new(plan.clone())));
+    assert_eq!(
+        store
+            .claim_plan_apply(plan.plan_id, stale)
+            .await
+            .expect("claim"),
+        PlanApplyClaim::InProgress
+    );
+    assert_eq!(
+        store.cancel_plan(plan.plan_id).await.expect("cancel"),
+        Some(PlanStatus::Ready)
+    );
+    assert!(matches!(
+        store
+            .claim_plan_apply(plan.plan_id, std::time::Duration::ZERO)
+            .await
+            .expect("claim"),
+        PlanApplyClaim::Claimed(_)
+    ));
+    store
+        .abandon_plan_apply(plan.plan_id)
+        .await
+        .expect("abandon");
+    assert!(matches!(
+        store
+            .claim_plan_apply(plan.plan_id, stale)
+            .await
+            .expect("claim"),
+        PlanApplyClaim::Claimed(_)
+    ));
+    let application = PlanApplication {
+        applied: vec![AppliedVisit {
+            job_id: w.jobs[0].id,
+            assignment_id: AssignmentId::from_u128(0xA1),
+            audit_id: AuditId::from_u128(0xAD1),
+        }],
+        conflicts: vec![PlanConflict {
+            job_id: w.jobs[1].id,
+            reason: "contractor-busy".into(),
+            detail: "booked meanwhile".into(),
+        }],
+    };
+    store
+        .finish_plan_apply(plan.plan_id, &application)
+        .await
+        .expect("finish apply");
+    let PlanApplyClaim::Applied(applied) = store
+        .claim_plan_apply(plan.plan_id, stale)
+        .await
+        .expect("claim")
+    else {
+        panic!("an applied plan answers its application again");
+    };
+    assert_eq!(applied.status, PlanStatus::Applied);
+    assert_eq!(applied.application, Some(application));
+    assert_eq!(
+        store.cancel_plan(plan.plan_id).await.expect("cancel"),
+        Some(PlanStatus::Applied)
+    );
+
+    // Cancelled while running: the search's end keeps the cancellation, with its result.
+    let mut cancelled = running_plan(2);
+    store.create_plan(&cancelled).await.expect("create");
+    assert_eq!(
+        store.cancel_plan(cancelled.plan_id).await.expect("cancel"),
+        Some(PlanStatus::Cancelled)
+    );
+    assert!(
+        !store
+            .plan_progress(cancelled.plan_id, &progress)
+            .await
+            .expect("progress")
+    );
+    cancelled.status = PlanStatus::Ready;
+    cancelled.progress = progress;
+    assert_eq!(
+        store.finish_plan(&cancelled).await.expect("finish"),
+        Some(PlanStatus::Cancelled)
+    );
+    let read = store
+        .plan(cancelled.plan_id)
+        .await
+        .expect("read")
+        .expect("plan");
+    assert_eq!(
+        (read.status, read.progress),
+        (PlanStatus::Cancelled, progress)
+    );
+
+    // A running plan whose heartbeat stopped is failed by the sweep; fresh ones are not.
+    let orphan = running_plan(3);
+    store.create_plan(&orphan).await.expect("create");
+    assert_eq!(store.fail_stale_plans(stale).await.expect("sweep"), 0);
+    assert_eq!(
+        store
+            .fail_stale_plans(std::time::Duration::ZERO)
+            .await
+            .expect("sweep"),
+        1
+    );
+    let read = store
+        .plan(orphan.plan_id)
+        .await
+        .expect("read")
+        .expect("plan");
+    assert_eq!(read.status, PlanStatus::Failed);
+    assert!(read.error.is_some());
+
+    // Unknown plans.
+    let unknown = dispatch_core::PlanId::from_u128(1);
+    assert_eq!(store.plan(unknown).await.expect("read"), None);
+    assert_eq!(store.cancel_plan(unknown).await.expect("cancel"), None);
+    assert_eq!(
+        store.claim_plan_apply(unknown, stale).await.expect("claim"),
+        PlanApplyClaim::Missing
+    );
 }

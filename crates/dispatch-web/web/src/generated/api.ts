@@ -2,6 +2,23 @@
 // Do not edit: change the Rust type and export again (scripts/test web checks this file is fresh).
 
 /**
+ * A planned visit that was booked.
+ */
+export type AppliedVisit = { 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Its new assignment.
+ */
+assignmentId: AssignmentId, 
+/**
+ * The assignment's audit record, which names the plan.
+ */
+auditId: AuditId, };
+
+/**
  * A contractor booked for a job at a time.
  */
 export type Assignment = { 
@@ -87,6 +104,10 @@ auditId: AuditId,
  */
 requestId: RequestId | null, 
 /**
+ * The plan whose application made the decision; absent for any other decision.
+ */
+planId?: PlanId, 
+/**
  * The job's region.
  */
 region: RegionId, 
@@ -148,6 +169,27 @@ rating: number,
  * 100 with no other job that day, falling linearly to 0 at `maxJobsPerDay` jobs.
  */
 workload: number, };
+
+/**
+ * A count per priority.
+ */
+export type ByPriority = { 
+/**
+ * Emergencies.
+ */
+emergency: number, 
+/**
+ * High.
+ */
+high: number, 
+/**
+ * Normal.
+ */
+normal: number, 
+/**
+ * Low.
+ */
+low: number, };
 
 /**
  * A ranked contractor with its proposed slot and the explanation of its score.
@@ -467,6 +509,33 @@ export type JobId = string;
 export type JobStatus = "open" | "assigned" | "completed" | "cancelled";
 
 /**
+ * A plan's figures.
+ */
+export type Kpis = { 
+/**
+ * Jobs planned.
+ */
+scheduled: number, 
+/**
+ * Jobs planned per priority.
+ */
+scheduledByPriority: ByPriority, 
+/**
+ * Driving the plan adds to the calendars, minutes: the trips into the visits, plus the
+ * change of the trip into each booked job a visit now precedes.
+ */
+travelMinutes: number, 
+/**
+ * The same in road km (one decimal).
+ */
+travelKm: number, 
+/**
+ * Share of the free working time in the period (of contractors who can take a job) that
+ * the plan fills with visits and the driving to them, 0…1.
+ */
+utilisation: number, };
+
+/**
  * Hard limits and the scales of the soft factors.
  */
 export type Limits = { 
@@ -604,6 +673,227 @@ items: Array<T>,
  * Pass this back to get the next page; `None` on the last page. Opaque and URL-safe.
  */
 nextCursor: string | null, };
+
+/**
+ * The 202 answer.
+ */
+export type PlanAccepted = { 
+/**
+ * Read it with `getPlan`.
+ */
+planId: PlanId, 
+/**
+ * Always `running`.
+ */
+status: PlanStatus, };
+
+/**
+ * What `POST /api/v1/plans/{planId}/apply` did: the visits booked and the ones that no longer
+ * held.
+ */
+export type PlanApplication = { 
+/**
+ * Booked, in the plan's order.
+ */
+applied: Array<AppliedVisit>, 
+/**
+ * Not booked: something changed since the plan was made.
+ */
+conflicts: Array<PlanConflict>, };
+
+/**
+ * A planned visit that was not booked, and why.
+ */
+export type PlanConflict = { 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Why, as a stable code: a hard rule's exclusion code (`timeOff`, `outsideWorkingHours`,
+ * …) or a booking conflict (`job-not-open`, `job-taken`, `contractor-busy`, `gone`).
+ */
+reason: string, 
+/**
+ * Why, for people.
+ */
+detail: string, };
+
+/**
+ * Identifies a plan of a region's backlog (`POST /api/v1/plans`).
+ */
+export type PlanId = string;
+
+/**
+ * How a plan's search is doing: its best solution so far (the final figures once ended).
+ */
+export type PlanProgress = { 
+/**
+ * Search time so far, ms.
+ */
+elapsedMs: number, 
+/**
+ * Search iterations so far.
+ */
+iterations: number, 
+/**
+ * Jobs placed by the best solution.
+ */
+scheduled: number, 
+/**
+ * Driving minutes of the best solution.
+ */
+travelMinutes: number, };
+
+/**
+ * A plan as `GET /api/v1/plans/{planId}` shows it: the request, where its search is, and its
+ * result once ready.
+ */
+export type PlanRecord = { 
+/**
+ * The plan.
+ */
+planId: PlanId, 
+/**
+ * Its region.
+ */
+region: RegionId, 
+/**
+ * Where it is.
+ */
+status: PlanStatus, 
+/**
+ * The scoring configuration version it was planned with.
+ */
+configVersion: number, 
+/**
+ * Start of the planning period.
+ */
+from: string, 
+/**
+ * End of the planning period.
+ */
+to: string, 
+/**
+ * The jobs asked for; `null`: every open job of the region in the period.
+ */
+jobIds: Array<JobId> | null, 
+/**
+ * The search's time budget, seconds.
+ */
+timeLimitSeconds: number, 
+/**
+ * The search's seed.
+ */
+seed: number, 
+/**
+ * The token subject who asked.
+ */
+requestedBy: string, 
+/**
+ * When it was asked for.
+ */
+createdAt: string, 
+/**
+ * The search so far (final once it ended).
+ */
+progress: PlanProgress, 
+/**
+ * Per contractor with at least one planned visit, in contractor-id order (empty while
+ * running).
+ */
+routes: Array<PlannedRoute>, 
+/**
+ * The jobs the plan leaves out, with why (empty while running).
+ */
+unassigned: Array<Unplanned>, 
+/**
+ * The plan's figures (`null` while running).
+ */
+kpis: Kpis | null, 
+/**
+ * Why it failed, when failed.
+ */
+error: string | null, 
+/**
+ * What applying it did, once applied.
+ */
+application: PlanApplication | null, };
+
+/**
+ * `POST /api/v1/plans`.
+ */
+export type PlanRequest = { 
+/**
+ * The region whose backlog to plan.
+ */
+region: string, 
+/**
+ * Start of the planning period: no visit starts before it (nor before now).
+ */
+from: string, 
+/**
+ * End of the planning period (at most 14 days after `from`): every visit ends by it.
+ */
+to: string, 
+/**
+ * The jobs to plan, all open jobs of the region; `null` or absent: every open job of the
+ * region whose window overlaps the period.
+ */
+jobIds?: Array<JobId>, 
+/**
+ * Search time, 1–300 seconds (default 10).
+ */
+timeLimitSeconds?: number, 
+/**
+ * Seed of the search (default 1), 0 … 2^53 − 1: the same seed, data and budget give the
+ * same plan.
+ */
+seed?: number, };
+
+/**
+ * Where a plan is. `running` until its search ends, then `ready` (or `failed`); `cancelled`
+ * when stopped while running or discarded while ready; `applied` once applied.
+ */
+export type PlanStatus = "running" | "ready" | "failed" | "cancelled" | "applied";
+
+/**
+ * A contractor's planned visits.
+ */
+export type PlannedRoute = { 
+/**
+ * The contractor.
+ */
+contractorId: ContractorId, 
+/**
+ * In time order.
+ */
+visits: Array<PlannedVisit>, };
+
+/**
+ * One planned visit.
+ */
+export type PlannedVisit = { 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * On-site start.
+ */
+startUtc: string, 
+/**
+ * On-site end.
+ */
+endUtc: string, 
+/**
+ * Driving minutes into the visit, from the previous place (a visit, a booked job or home).
+ */
+travelMinutes: number, 
+/**
+ * Road km of that trip (one decimal).
+ */
+travelKm: number, };
 
 /**
  * How urgent a job is. Priority orders *jobs* (which to handle first), not contractors; the
@@ -885,6 +1175,28 @@ export type TravelOrigin = "home" | "previousJob";
  * Where a travel figure comes from.
  */
 export type TravelSource = "estimate" | "road";
+
+/**
+ * A job the plan leaves out.
+ */
+export type Unplanned = { 
+/**
+ * The job.
+ */
+jobId: JobId, 
+/**
+ * Why, as a stable code.
+ */
+reason: UnplannedReason, 
+/**
+ * Why, for people.
+ */
+detail: string, };
+
+/**
+ * Why a job is left out of a plan.
+ */
+export type UnplannedReason = "outsideWindow" | "noEligibleContractor" | "noSlot" | "outcompeted";
 
 /**
  * A day of the week, `mon` … `sun` on the wire.
