@@ -51,6 +51,9 @@ pub struct Proposal<'a> {
     pub decided_by: &'a str,
     /// What the decision rests on.
     pub basis: Basis,
+    /// The job's live booking this one moves (ended in the same transaction), if any; a move
+    /// records its decision alone ([`Basis::DecisionAlone`] or [`Basis::Plan`]).
+    pub replaces: Option<AssignmentId>,
 }
 
 /// Why a proposal was not booked. Nothing was written in any case.
@@ -90,8 +93,12 @@ pub async fn assign(
     now: DateTime<Utc>,
 ) -> Result<Assignment, AssignError> {
     let job = proposal.job;
-    if job.status != JobStatus::Open {
-        return Err(AssignError::Conflict(AssignmentConflict::JobNotOpen));
+    match (proposal.replaces, job.status) {
+        (None, JobStatus::Open) | (Some(_), JobStatus::Assigned) => {}
+        (Some(_), JobStatus::Open) => {
+            return Err(AssignError::Conflict(AssignmentConflict::MovedMeanwhile));
+        }
+        _ => return Err(AssignError::Conflict(AssignmentConflict::JobNotOpen)),
     }
     check_assignment(
         index,
@@ -148,18 +155,27 @@ pub async fn assign(
         &assignment,
         job.region.clone(),
     ))?];
-    match &new_audit {
-        Some(audit) => {
-            state
-                .store
+    let store = &state.store;
+    match (&new_audit, proposal.replaces) {
+        (Some(audit), Some(old)) => {
+            store
+                .move_assignment(old, audit, &assignment, &decision, &events)
+                .await?
+        }
+        (Some(audit), None) => {
+            store
                 .create_assignment_with_audit(audit, &assignment, &decision, &events)
                 .await?
         }
-        None => {
-            state
-                .store
+        (None, None) => {
+            store
                 .create_assignment(&assignment, &decision, &events)
                 .await?
+        }
+        (None, Some(_)) => {
+            return Err(AssignError::Store(StoreError::Invalid(
+                "a move records its own decision, not one on a ranking".to_owned(),
+            )));
         }
     }
     state.outbox.committed();

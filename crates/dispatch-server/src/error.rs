@@ -184,6 +184,10 @@ impl From<StoreError> for ApiError {
                 AssignmentConflict::JobNotFound => Self::NotFound("job"),
                 AssignmentConflict::ContractorNotFound => Self::NotFound("contractor"),
                 AssignmentConflict::AuditNotFound => Self::NotFound("audit record"),
+                AssignmentConflict::MovedMeanwhile => Self::conflict(
+                    "assignment-moved",
+                    "the booking to move is no longer live; read the job's assignment again",
+                ),
                 AssignmentConflict::JobNotOpen => {
                     Self::conflict("job-not-open", "the job is not open for assignment")
                 }

@@ -21,10 +21,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use dispatch_core::plan::{self, Budget, Control, PlanError, PlanInput, Progress};
-use dispatch_core::{AssignmentSource, Booking, Job, JobStatus, PlanId, Region, ScoringConfig};
+use dispatch_core::plan::{self, Budget, Control, PlanError, PlanInput, PlannedVisit, Progress};
+use dispatch_core::{
+    Assignment, AssignmentSource, Booking, ContractorId, Job, JobStatus, PlanId, Region,
+    RegionIndex, ScoringConfig,
+};
 use dispatch_store::{
-    AppliedVisit, PlanApplication, PlanConflict, PlanProgress, PlanRecord, PlanStatus, StoreError,
+    AppliedVisit, AssignmentConflict, PlanApplication, PlanConflict, PlanProgress, PlanRecord,
+    PlanStatus, StoreError,
 };
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError, oneshot, watch};
 
@@ -92,6 +96,8 @@ pub struct PlanJob {
     pub region: Region,
     /// The jobs to plan.
     pub jobs: Vec<Job>,
+    /// The bookings of some of those jobs that may move: off the calendars while planning.
+    pub movable: Vec<Assignment>,
     /// The scoring configuration in force (its version is the record's).
     pub config: ScoringConfig,
 }
@@ -216,11 +222,15 @@ async fn search(state: &AppState, job: PlanJob, stop: &Arc<AtomicU8>) -> PlanRec
         record,
         region,
         jobs,
+        movable,
         config,
     } = job;
     let (progress_tx, mut progress_rx) = watch::channel(None::<Progress>);
     let outcome = async {
-        let index = period_index(&state.store, region, record.from, record.to).await?;
+        let mut index = period_index(&state.store, region, record.from, record.to).await?;
+        for booking in &movable {
+            index.remove_booking(booking.contractor_id, booking.job_id);
+        }
         let (done_tx, done_rx) = oneshot::channel();
         let input = (record.from, record.to, record.seed, record.time_limit_seconds);
         let thread_stop = Arc::clone(stop);
@@ -364,7 +374,10 @@ impl From<ApplyError> for ApiError {
 /// Books `plan`'s visits, each through the one assignment step against the region as it is
 /// now (the bookings made before it in this apply included), for `decided_by`. A visit that
 /// no longer holds is a conflict; a visit this plan booked already (an apply cut short by a
-/// dead node, taken over) counts as applied.
+/// dead node, taken over) counts as applied. With `moveAutomatic`, a visit of a job whose
+/// unstarted automatic booking the plan moved is that booking moved, in one step; a visit
+/// refused because its slot is still held by a booking that moves later is tried again after
+/// the others.
 pub async fn apply(
     state: &AppState,
     plan: &PlanRecord,
@@ -372,101 +385,164 @@ pub async fn apply(
 ) -> Result<PlanApplication, ApplyError> {
     let store = &state.store;
     let mut application = PlanApplication::default();
+    let mut pending: Vec<(ContractorId, &PlannedVisit)> = plan
+        .routes
+        .iter()
+        .flat_map(|route| route.visits.iter().map(|v| (route.contractor_id, v)))
+        .collect();
     let Some(region) = store.region(&plan.region).await? else {
-        for route in &plan.routes {
-            for visit in &route.visits {
-                application.conflicts.push(PlanConflict {
-                    job_id: visit.job_id,
-                    reason: "gone".to_owned(),
-                    detail: "the region no longer exists".to_owned(),
-                });
-            }
+        for (_, visit) in pending {
+            application.conflicts.push(PlanConflict {
+                job_id: visit.job_id,
+                reason: "gone".to_owned(),
+                detail: "the region no longer exists".to_owned(),
+            });
         }
         return Ok(application);
     };
-    let config = store.current_config().await?;
-    let mut index = period_index(store, region, plan.from, plan.to).await?;
-    let now = Utc::now();
-    for route in &plan.routes {
-        for visit in &route.visits {
-            let conflict = |reason: &str, detail: String| PlanConflict {
+    let mut apply = Applying {
+        state,
+        plan,
+        decided_by,
+        config: store.current_config().await?,
+        index: period_index(store, region, plan.from, plan.to).await?,
+        now: Utc::now(),
+    };
+    loop {
+        let booked_before = application.applied.len();
+        let mut deferred = Vec::new();
+        let mut refused = Vec::new();
+        for (contractor_id, visit) in pending {
+            match apply.visit(contractor_id, visit).await? {
+                Ok(done) => application.applied.push(done),
+                Err((conflict, true)) if plan.move_automatic => {
+                    deferred.push((contractor_id, visit));
+                    refused.push(conflict);
+                }
+                Err((conflict, _)) => application.conflicts.push(conflict),
+            }
+        }
+        // Tried again only while a pass books something (a move may have freed their slots).
+        if deferred.is_empty() || application.applied.len() == booked_before {
+            application.conflicts.extend(refused);
+            break;
+        }
+        pending = deferred;
+    }
+    Ok(application)
+}
+/// One apply under way: the region as it is now, updated with each booking it makes.
+struct Applying<'a> {
+    state: &'a AppState,
+    plan: &'a PlanRecord,
+    decided_by: &'a str,
+    config: ScoringConfig,
+    index: RegionIndex,
+    now: chrono::DateTime<Utc>,
+}
+
+/// A visit not booked: why, and whether a booking in its slot was the reason.
+type Refusal = (PlanConflict, bool);
+
+impl Applying<'_> {
+    /// Books one visit (or moves the job's booking there): what was booked, or why not.
+    async fn visit(
+        &mut self,
+        contractor_id: ContractorId,
+        visit: &PlannedVisit,
+    ) -> Result<Result<AppliedVisit, Refusal>, ApplyError> {
+        let conflict = |reason: &str, detail: String, busy: bool| {
+            let conflict = PlanConflict {
                 job_id: visit.job_id,
                 reason: reason.to_owned(),
                 detail,
             };
-            let Some(job) = store.job(visit.job_id).await? else {
-                application
-                    .conflicts
-                    .push(conflict("gone", "the job no longer exists".to_owned()));
-                continue;
-            };
-            if job.status != JobStatus::Open
-                && let Some(done) = booked_by(state, plan, route.contractor_id, visit).await?
-            {
-                application.applied.push(done);
-                continue;
+            Err((conflict, busy))
+        };
+        let store = &self.state.store;
+        let Some(job) = store.job(visit.job_id).await? else {
+            return Ok(conflict(
+                "gone",
+                "the job no longer exists".to_owned(),
+                false,
+            ));
+        };
+        let mut replaces = None;
+        if job.status == JobStatus::Assigned
+            && let Some(current) = store.job_assignment(job.id).await?
+        {
+            let same_slot = current.contractor_id == contractor_id
+                && current.start_utc == visit.start_utc
+                && current.end_utc == visit.end_utc;
+            if same_slot && self.named_by_plan(&current).await? {
+                // Booked by this plan already (an apply cut short, taken over).
+                return Ok(Ok(applied(&current)));
             }
-            let proposal = Proposal {
-                job: &job,
-                contractor_id: route.contractor_id,
-                start_utc: visit.start_utc,
-                end_utc: visit.end_utc,
-                source: AssignmentSource::Auto,
-                decided_by,
-                basis: Basis::Plan(plan.plan_id),
-            };
-            match assign(state, &index, &config, &proposal, now).await {
-                Ok(assignment) => {
-                    // Later visits are checked with this one on the calendar.
-                    if let Err(error) = index.add_booking(&Booking::new(&assignment, job.location))
-                    {
-                        tracing::warn!(%error, "an applied visit could not join the region's index");
-                    }
-                    application.applied.push(AppliedVisit {
-                        job_id: job.id,
-                        assignment_id: assignment.id,
-                        audit_id: assignment.audit_id,
-                    });
-                }
-                Err(AssignError::Infeasible(exclusion)) => {
-                    telemetry::conflict("assignment-infeasible", Origin::PlanApply);
-                    application
-                        .conflicts
-                        .push(conflict(exclusion.reason.code(), exclusion.message()));
-                }
-                Err(AssignError::Conflict(refusal)) => {
-                    let refusal = ApiError::from(StoreError::Assignment(refusal));
-                    telemetry::conflict(refusal.kind(), Origin::PlanApply);
-                    application
-                        .conflicts
-                        .push(conflict(refusal.kind(), refusal.to_string()));
-                }
-                Err(error) => return Err(ApplyError::Assign(error)),
+            let movable = self.plan.move_automatic
+                && current.source == AssignmentSource::Auto
+                && current.start_utc > self.now;
+            if movable && same_slot {
+                // The plan keeps it where it is.
+                return Ok(Ok(applied(&current)));
+            }
+            if movable {
+                replaces = Some(current);
             }
         }
+        let proposal = Proposal {
+            job: &job,
+            contractor_id,
+            start_utc: visit.start_utc,
+            end_utc: visit.end_utc,
+            source: AssignmentSource::Auto,
+            decided_by: self.decided_by,
+            basis: Basis::Plan(self.plan.plan_id),
+            replaces: replaces.as_ref().map(|old| old.id),
+        };
+        match assign(self.state, &self.index, &self.config, &proposal, self.now).await {
+            Ok(assignment) => {
+                // Later visits are checked with this one on the calendar (and the moved one off).
+                if let Some(old) = &replaces {
+                    self.index.remove_booking(old.contractor_id, old.job_id);
+                }
+                if let Err(error) = self
+                    .index
+                    .add_booking(&Booking::new(&assignment, job.location))
+                {
+                    tracing::warn!(%error, "an applied visit could not join the region's index");
+                }
+                Ok(Ok(applied(&assignment)))
+            }
+            Err(AssignError::Infeasible(exclusion)) => {
+                telemetry::conflict("assignment-infeasible", Origin::PlanApply);
+                Ok(conflict(
+                    exclusion.reason.code(),
+                    exclusion.message(),
+                    false,
+                ))
+            }
+            Err(AssignError::Conflict(refusal)) => {
+                let busy = matches!(refusal, AssignmentConflict::ContractorBusy { .. });
+                let refusal = ApiError::from(StoreError::Assignment(refusal));
+                telemetry::conflict(refusal.kind(), Origin::PlanApply);
+                Ok(conflict(refusal.kind(), refusal.to_string(), busy))
+            }
+            Err(error) => Err(ApplyError::Assign(error)),
+        }
     }
-    Ok(application)
+
+    /// Whether `assignment`'s audit record names this plan.
+    async fn named_by_plan(&self, assignment: &Assignment) -> Result<bool, StoreError> {
+        let audit = self.state.store.audit(assignment.audit_id).await?;
+        Ok(audit.is_some_and(|audit| audit.plan_id == Some(self.plan.plan_id)))
+    }
 }
 
-/// The booking this plan made of `visit` already, if the job's live assignment is it.
-async fn booked_by(
-    state: &AppState,
-    plan: &PlanRecord,
-    contractor_id: dispatch_core::ContractorId,
-    visit: &plan::PlannedVisit,
-) -> Result<Option<AppliedVisit>, StoreError> {
-    let Some(assignment) = state.store.job_assignment(visit.job_id).await? else {
-        return Ok(None);
-    };
-    if assignment.contractor_id != contractor_id || assignment.start_utc != visit.start_utc {
-        return Ok(None);
+/// The applied form of a booking.
+fn applied(assignment: &Assignment) -> AppliedVisit {
+    AppliedVisit {
+        job_id: assignment.job_id,
+        assignment_id: assignment.id,
+        audit_id: assignment.audit_id,
     }
-    let audit = state.store.audit(assignment.audit_id).await?;
-    Ok(audit
-        .filter(|audit| audit.plan_id == Some(plan.plan_id))
-        .map(|_| AppliedVisit {
-            job_id: visit.job_id,
-            assignment_id: assignment.id,
-            audit_id: assignment.audit_id,
-        }))
 }

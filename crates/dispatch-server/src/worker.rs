@@ -224,6 +224,7 @@ async fn auto_assign(
             end_utc: candidate.end_utc,
             source: AssignmentSource::Auto,
             decided_by: &record.requested_by,
+            replaces: None,
             basis: Basis::Ranking {
                 audit_id,
                 rank: Some(candidate.rank),

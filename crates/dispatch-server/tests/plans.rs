@@ -520,3 +520,88 @@ async fn a_plan_whose_node_dies_is_failed_after_the_restart() {
         "{failed}"
     );
 }
+
+#[tokio::test]
+async fn with_move_automatic_an_unstarted_automatic_booking_moves_in_one_step() {
+    let server = start().await;
+    server.region("west", "America/Los_Angeles").await;
+    let far = server.contractor_at("west", "Far", 37.70, -122.42, 4).await;
+    let job = server.job("west", 37.78, -122.42, 3, 6).await;
+    let token = server.dispatcher("west");
+    let job_id = job["id"].as_str().expect("id");
+    // Auto-assigned while the only contractor lives 9 km away.
+    let mut hub = server.hub(&token).await;
+    hub.subscribe("/dispatch/west").await;
+    let asked = server
+        .call(
+            "POST",
+            "/api/v1/recommendations",
+            Some(&token),
+            Some(&json!({"jobId": job_id, "autoAssign": true})),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{asked:?}");
+    let first = hub.event("JobAssigned", Duration::from_secs(15)).await;
+    assert_eq!(first["contractorId"], far.as_str());
+    assert_eq!(first["source"], "auto");
+    // Then a contractor living at the job's door joins.
+    let near = server
+        .contractor_at("west", "Near", 37.78, -122.42, 4)
+        .await;
+
+    // Without moveAutomatic the booking stays: its job is not planned at all.
+    let fixed = ask(&server, &token, &plan_body(1)).await;
+    let fixed = plan_when(&server, &token, &fixed, PLAN_WAIT, |p| {
+        p["status"] == "ready"
+    })
+    .await;
+    assert_eq!(fixed["kpis"]["scheduled"], 0, "{fixed}");
+    assert_eq!(fixed["moveAutomatic"], false);
+
+    let mut body = plan_body(1);
+    body["moveAutomatic"] = json!(true);
+    let id = ask(&server, &token, &body).await;
+    let plan = plan_when(&server, &token, &id, PLAN_WAIT, |p| p["status"] == "ready").await;
+    let routes = plan["routes"].as_array().expect("routes");
+    assert_eq!(routes.len(), 1, "{plan}");
+    assert_eq!(
+        routes[0]["contractorId"],
+        near.as_str(),
+        "less driving: {plan}"
+    );
+    assert_eq!(routes[0]["visits"][0]["jobId"], job_id);
+
+    let applied = server
+        .call(
+            "POST",
+            &format!("/api/v1/plans/{id}/apply"),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(applied.status, 200, "{applied:?}");
+    assert_eq!(applied.body["conflicts"], json!([]), "{applied:?}");
+    let moved = &applied.body["applied"][0];
+    assert_ne!(moved["assignmentId"], first["assignmentId"]);
+    // The old booking is history, the new one live; the job never unassigned.
+    let old = server
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/assignments/{}",
+                first["assignmentId"].as_str().expect("id")
+            ),
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(old.status, 404, "{old:?}");
+    let read = server
+        .call("GET", &format!("/api/v1/jobs/{job_id}"), Some(&token), None)
+        .await;
+    assert_eq!(read.body["status"], "assigned");
+    let event = hub.event("JobAssigned", Duration::from_secs(15)).await;
+    assert_eq!(event["assignmentId"], moved["assignmentId"]);
+    assert_eq!(event["contractorId"], near.as_str());
+    assert_eq!(event["source"], "auto");
+}

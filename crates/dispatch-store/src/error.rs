@@ -98,6 +98,10 @@ pub enum AssignmentConflict {
         /// The live assignment that overlaps.
         conflicting: AssignmentId,
     },
+    /// The booking to be moved is no longer the job's live assignment (unassigned, or moved
+    /// by someone else meanwhile).
+    #[error("the booking to move is no longer live; read the job's assignment again")]
+    MovedMeanwhile,
     /// There is no contractor with that id.
     #[error("the contractor does not exist")]
     ContractorNotFound,

@@ -475,6 +475,10 @@ pub struct PlanRecord {
     pub to: DateTime<Utc>,
     /// The jobs asked for; `null`: every open job of the region in the period.
     pub job_ids: Option<Vec<JobId>>,
+    /// Whether unstarted automatic bookings in the period were let move (their jobs are
+    /// planned again with the rest; applying moves each booking in one step).
+    #[serde(default)]
+    pub move_automatic: bool,
     /// The search's time budget, seconds.
     pub time_limit_seconds: u32,
     /// The search's seed.

@@ -68,6 +68,7 @@ sqlite_suite!(
     deployment_id_is_random_and_stable,
     pruning_keeps_unsent_events_and_the_newest_sent_one,
     plans_lifecycle,
+    moving_a_booking_is_all_or_nothing,
 );
 
 #[tokio::test]

@@ -124,6 +124,7 @@ async fn assign(
         source: AssignmentSource::Manual,
         decided_by: &identity.sub,
         basis,
+        replaces: None,
     };
     let assignment = assign_step(&state, &index, &config, &proposal, now).await?;
     Ok(created(&assignment))

@@ -1,7 +1,7 @@
 //! Plans of a region's backlog: ask (202 at once; the planner searches), read (progress while
 //! running, the routes once ready), apply, cancel.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +10,7 @@ use axum::http::header::LOCATION;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use dispatch_core::plan::MAX_PLAN_JOBS;
-use dispatch_core::{Job, JobId, JobStatus, PlanId, RegionId};
+use dispatch_core::{Assignment, Job, JobId, JobStatus, PlanId, RegionId};
 use dispatch_store::{PlanApplication, PlanApplyClaim, PlanProgress, PlanRecord, PlanStatus};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -51,6 +51,12 @@ pub struct PlanRequest {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub job_ids: Option<Vec<JobId>>,
+    /// Let unstarted automatic bookings in the period move (default false: every booking
+    /// stays where it is). Their jobs are planned again with the rest, and applying moves each
+    /// such booking in one step (never leaving its job unassigned).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub move_automatic: Option<bool>,
     /// Search time, 1–300 seconds (default 10).
     #[cfg_attr(feature = "ts", ts(optional))]
     pub time_limit_seconds: Option<u32>,
@@ -133,29 +139,47 @@ impl PlanRequest {
     }
 }
 
-/// The jobs to plan: those named (each an open job of the region), or the region's open
-/// backlog in the period.
+/// The jobs to plan — those named, or the region's open backlog in the period — and, with
+/// `moveAutomatic`, the unstarted automatic bookings among them that may move.
 async fn jobs_to_plan(
     state: &AppState,
     region: &RegionId,
     request: &PlanRequest,
-) -> Result<Vec<Job>, ApiError> {
+) -> Result<(Vec<Job>, Vec<Assignment>), ApiError> {
+    let too_many = || {
+        ApiError::validation(
+            "to",
+            format!(
+                "the period holds more than {MAX_PLAN_JOBS} jobs to plan; plan a shorter period"
+            ),
+        )
+    };
+    let limit = u32::try_from(MAX_PLAN_JOBS + 1).unwrap_or(u32::MAX);
+    let mut movable = if request.move_automatic == Some(true) {
+        let now = Utc::now();
+        state
+            .store
+            .movable_assignments(region, request.from, request.to, now, limit)
+            .await?
+    } else {
+        Vec::new()
+    };
     let Some(ids) = &request.job_ids else {
-        let limit = u32::try_from(MAX_PLAN_JOBS + 1).unwrap_or(u32::MAX);
-        let jobs = state
+        let mut jobs = state
             .store
             .open_jobs_between(region, request.from, request.to, limit)
             .await?;
-        if jobs.len() > MAX_PLAN_JOBS {
-            return Err(ApiError::validation(
-                "to",
-                format!(
-                    "the period holds more than {MAX_PLAN_JOBS} open jobs; plan a shorter period"
-                ),
-            ));
+        if jobs.len() + movable.len() > MAX_PLAN_JOBS {
+            return Err(too_many());
         }
-        return Ok(jobs);
+        for booking in &movable {
+            if let Some(job) = state.store.job(booking.job_id).await? {
+                jobs.push(job);
+            }
+        }
+        return Ok((jobs, movable));
     };
+    let by_job: HashMap<JobId, Assignment> = movable.drain(..).map(|a| (a.job_id, a)).collect();
     let mut jobs = Vec::with_capacity(ids.len());
     for &id in ids {
         // Another region's job reads exactly like a missing one.
@@ -170,15 +194,26 @@ async fn jobs_to_plan(
                     format!("job {id} is not a job of region {region}"),
                 )
             })?;
-        if job.status != JobStatus::Open {
-            return Err(ApiError::validation(
-                "jobIds",
-                format!("job {id} is not open"),
-            ));
+        match (job.status, by_job.get(&id)) {
+            (JobStatus::Open, _) => {}
+            (JobStatus::Assigned, Some(booking)) => movable.push(booking.clone()),
+            _ => {
+                return Err(ApiError::validation(
+                    "jobIds",
+                    format!(
+                        "job {id} is not open{}",
+                        if request.move_automatic == Some(true) {
+                            " nor booked automatically in the period and not yet started"
+                        } else {
+                            ""
+                        }
+                    ),
+                ));
+            }
         }
         jobs.push(job);
     }
-    Ok(jobs)
+    Ok((jobs, movable))
 }
 
 /// Plans a region's open backlog over a period: 202 at once, the search runs in the background.
@@ -192,7 +227,7 @@ async fn jobs_to_plan(
     security(("bearer" = ["admin", "dispatcher"])), params(IdempotencyKey),
     request_body(content = PlanRequest, description = "The region, the period, optionally the jobs, the search's time and seed",
         example = json!({"region": "west", "from": "2026-12-07T00:00:00Z", "to": "2026-12-12T00:00:00Z",
-            "jobIds": null, "timeLimitSeconds": 10, "seed": 1})),
+            "jobIds": null, "moveAutomatic": false, "timeLimitSeconds": 10, "seed": 1})),
     responses((status = 202, description = "Accepted: searching in the background; read it with `getPlan`",
             body = PlanAccepted, headers(("Location" = String, description = "The plan's URL"))),
         BodyProblems, Unauthenticated, Forbidden, Unavailable))]
@@ -212,7 +247,7 @@ async fn ask(
     let region = state.store.region(&region_id).await?.ok_or_else(|| {
         ApiError::validation("region", format!("region '{region_id}' does not exist"))
     })?;
-    let jobs = jobs_to_plan(&state, &region_id, &request).await?;
+    let (jobs, movable) = jobs_to_plan(&state, &region_id, &request).await?;
     let config = state.store.current_config().await?;
     // Take the place before storing, so a full node leaves nothing behind.
     let admission = state.plans.admit()?;
@@ -224,6 +259,7 @@ async fn ask(
         from: request.from,
         to: request.to,
         job_ids: request.job_ids,
+        move_automatic: request.move_automatic == Some(true),
         time_limit_seconds,
         seed,
         requested_by: identity.sub.clone(),
@@ -247,6 +283,7 @@ async fn ask(
             record,
             region,
             jobs,
+            movable,
             config,
         },
         admission,

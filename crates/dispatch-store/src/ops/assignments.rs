@@ -46,7 +46,7 @@ impl Store {
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
         check_assignment_input(assignment, decision)?;
-        create_assignment(&self.db, None, assignment, decision, events).await
+        create_assignment(&self.db, None, None, assignment, decision, events).await
     }
 
     /// [`Store::create_assignment`] for a decision with no recommendation behind it: its audit
@@ -65,7 +65,63 @@ impl Store {
                 "the audit record must be the one the assignment names".to_owned(),
             ));
         }
-        create_assignment(&self.db, Some(audit), assignment, decision, events).await
+        create_assignment(&self.db, None, Some(audit), assignment, decision, events).await
+    }
+
+    /// Moves a booking: `replaces` (the job's live assignment) ends and `assignment` (the same
+    /// job, another slot or contractor) is created with its audit record, decision and events,
+    /// in one transaction — so on any refusal the old booking stays exactly as it was, and the
+    /// job is never left unassigned. The new booking is checked like any other
+    /// ([`Store::create_assignment`]), without the old one in its way; a `replaces` that is no
+    /// longer the job's live assignment is `MovedMeanwhile`.
+    pub async fn move_assignment(
+        &self,
+        replaces: AssignmentId,
+        audit: &AuditRecord,
+        assignment: &Assignment,
+        decision: &Decision,
+        events: &[NewOutboxEvent],
+    ) -> Result<(), StoreError> {
+        check_assignment_input(assignment, decision)?;
+        if audit.audit_id != assignment.audit_id {
+            return Err(StoreError::Invalid(
+                "the audit record must be the one the assignment names".to_owned(),
+            ));
+        }
+        let replaces = Some(replaces);
+        create_assignment(
+            &self.db,
+            replaces,
+            Some(audit),
+            assignment,
+            decision,
+            events,
+        )
+        .await
+    }
+
+    /// A region's live automatic bookings that have not started by `now` and lie within
+    /// `[from, to)`: the ones a plan may move. By start, at most `limit`.
+    pub async fn movable_assignments(
+        &self,
+        region: &RegionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Assignment>, StoreError> {
+        let sql = sql!(
+            "SELECT a.id, a.job_id, a.contractor_id, a.audit_id, a.start_utc, a.end_utc, a.source \
+             FROM assignments a JOIN jobs j ON j.id = a.job_id \
+             WHERE j.region_id = $1 AND a.status = 'live' AND a.source = 'auto' \
+             AND a.start_utc > $2 AND a.start_utc >= $3 AND a.end_utc <= $4 \
+             ORDER BY a.start_utc, a.id LIMIT $5"
+        );
+        let found = self
+            .db
+            .fetch_all(sql, args![region, now, from, to, i64::from(limit)])
+            .await?;
+        found.iter().map(rows::assignment).collect()
     }
 
     /// A live assignment by id (an ended one is `None`).
@@ -190,9 +246,11 @@ fn check_assignment_input(assignment: &Assignment, decision: &Decision) -> Resul
     Ok(())
 }
 
-/// Both `create_assignment`s; the input was checked.
+/// Both `create_assignment`s and `move_assignment` (which `replaces` a live booking); the
+/// input was checked.
 async fn create_assignment(
     db: &Db,
+    replaces: Option<AssignmentId>,
     new_audit: Option<&AuditRecord>,
     a: &Assignment,
     decision: &Decision,
@@ -203,6 +261,9 @@ async fn create_assignment(
     let events = encode_events(events)?;
     retrying!(db, "create_assignment", {
         let done = transaction!(db, |tx| {
+            if let Some(replaces) = replaces {
+                end_for_move(tx, replaces, a.job_id).await?;
+            }
             if let Some(audit) = &audit {
                 insert_audit(tx, audit).await?;
             }
@@ -226,6 +287,26 @@ async fn create_assignment(
             other => other,
         }
     })
+}
+
+/// Ends `replaces`, the live assignment of `job` being moved, and reopens the job, in the
+/// move's transaction (whose `assign` then books the job again).
+async fn end_for_move(tx: &mut Tx, replaces: AssignmentId, job: JobId) -> Result<(), StoreError> {
+    // The job's lock first (the lock order).
+    let sql = sql!(postgres_only: "SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE");
+    tx.execute(sql, args![job]).await?;
+    let sql = sql!(
+        "UPDATE assignments SET status = 'unassigned', ended_at = now() \
+         WHERE id = $1 AND job_id = $2 AND status = 'live'"
+    );
+    if tx.execute(sql, args![replaces, job]).await? != 1 {
+        return Err(AssignmentConflict::MovedMeanwhile.into());
+    }
+    let sql = sql!(
+        "UPDATE jobs SET status = 'open', updated_at = now() WHERE id = $1 AND status = 'assigned'"
+    );
+    tx.execute(sql, args![job]).await?;
+    Ok(())
 }
 
 /// The steps of an assignment, in its transaction.

@@ -51,6 +51,7 @@ pub const ALL: &[&str] = &[
     "deployment_id_is_random_and_stable",
     "pruning_keeps_unsent_events_and_the_newest_sent_one",
     "plans_lifecycle",
+    "moving_a_booking_is_all_or_nothing",
 ];
 
 pub async fn ping_and_backend_name(store: Store) {
@@ -1686,6 +1687,7 @@ fn running_plan(n: u128) -> PlanRecord {
         from: at(0, 0),
         to: at(23, 0),
         job_ids: None,
+        move_automatic: false,
         time_limit_seconds: 10,
         seed: 7,
         requested_by: "dispatcher-1".into(),
@@ -1910,5 +1912,124 @@ pub async fn plans_lifecycle(store: Store) {
     assert_eq!(
         store.claim_plan_apply(unknown, stale).await.expect("claim"),
         PlanApplyClaim::Missing
+    );
+}
+
+pub async fn moving_a_booking_is_all_or_nothing(store: Store) {
+    let w = world(&store, 2, 2).await;
+    let (c0, c1) = (&w.contractors[0], &w.contractors[1]);
+    let mut old = assignment(
+        1,
+        &w.jobs[0],
+        c0,
+        w.audits[0].audit_id,
+        at(16, 0),
+        at(17, 0),
+    );
+    old.source = dispatch_core::AssignmentSource::Auto;
+    store
+        .create_assignment(&old, &decision(&old), &[])
+        .await
+        .expect("assign");
+    // Another booking of c1, in the way of one of the moves below.
+    let other = assignment(
+        2,
+        &w.jobs[1],
+        c1,
+        w.audits[1].audit_id,
+        at(18, 0),
+        at(19, 0),
+    );
+    store
+        .create_assignment(&other, &decision(&other), &[])
+        .await
+        .expect("assign");
+
+    // Only unstarted automatic bookings inside the period can move.
+    let movable = store
+        .movable_assignments(&RegionId::new("west"), at(0, 0), at(23, 0), at(6, 0), 10)
+        .await
+        .expect("movable");
+    assert_eq!(movable, vec![old.clone()]);
+    let started = store
+        .movable_assignments(&RegionId::new("west"), at(0, 0), at(23, 0), at(16, 30), 10)
+        .await
+        .expect("movable");
+    assert!(started.is_empty(), "a started booking stays");
+
+    let move_audit = |n: u128| {
+        let mut a = audit(100 + n, &w.jobs[0]);
+        a.audit_id = AuditId::from_u128(0xAE00 + n);
+        a
+    };
+    // Into a busy slot: refused, and the old booking is untouched.
+    let busy_audit = move_audit(1);
+    let busy = assignment(
+        3,
+        &w.jobs[0],
+        c1,
+        busy_audit.audit_id,
+        at(18, 30),
+        at(19, 30),
+    );
+    let refused = store
+        .move_assignment(old.id, &busy_audit, &busy, &decision(&busy), &[])
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Assignment(
+                AssignmentConflict::ContractorBusy { .. }
+            ))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.assignment(old.id).await.expect("read"),
+        Some(old.clone())
+    );
+    assert_eq!(store.audit(busy_audit.audit_id).await.expect("read"), None);
+
+    // Moved: the old booking ends, the new one is live, the job stays assigned, its event.
+    let moved_audit = move_audit(2);
+    let moved = assignment(
+        4,
+        &w.jobs[0],
+        c1,
+        moved_audit.audit_id,
+        at(16, 30),
+        at(17, 30),
+    );
+    let event = job_assigned(&moved, "west");
+    store
+        .move_assignment(old.id, &moved_audit, &moved, &decision(&moved), &[event])
+        .await
+        .expect("move");
+    assert_eq!(store.assignment(old.id).await.expect("read"), None);
+    assert_eq!(
+        store.job_assignment(w.jobs[0].id).await.expect("read"),
+        Some(moved.clone())
+    );
+    let job = store.job(w.jobs[0].id).await.expect("read").expect("job");
+    assert_eq!(job.status, JobStatus::Assigned);
+    let events = store.events_after(0, 10, false).await.expect("events");
+    assert_eq!(events.len(), 1);
+
+    // Moving the old booking again: it is gone.
+    let late_audit = move_audit(3);
+    let late = assignment(5, &w.jobs[0], c0, late_audit.audit_id, at(20, 0), at(21, 0));
+    let refused = store
+        .move_assignment(old.id, &late_audit, &late, &decision(&late), &[])
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(StoreError::Assignment(AssignmentConflict::MovedMeanwhile))
+        ),
+        "{refused:?}"
+    );
+    assert_eq!(
+        store.job_assignment(w.jobs[0].id).await.expect("read"),
+        Some(moved)
     );
 }

@@ -779,6 +779,11 @@ to: string,
  */
 jobIds: Array<JobId> | null, 
 /**
+ * Whether unstarted automatic bookings in the period were let move (their jobs are
+ * planned again with the rest; applying moves each booking in one step).
+ */
+moveAutomatic: boolean, 
+/**
  * The search's time budget, seconds.
  */
 timeLimitSeconds: number, 
@@ -841,6 +846,12 @@ to: string,
  * region whose window overlaps the period.
  */
 jobIds?: Array<JobId>, 
+/**
+ * Let unstarted automatic bookings in the period move (default false: every booking
+ * stays where it is). Their jobs are planned again with the rest, and applying moves each
+ * such booking in one step (never leaving its job unassigned).
+ */
+moveAutomatic?: boolean, 
 /**
  * Search time, 1–300 seconds (default 10).
  */
