@@ -85,6 +85,7 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
     ("post",   "/api/v1/assignments",                   [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/assignments/{id}",              [OK,    OK,      MISSING, OK,      MISSING, E401]),
     ("delete", "/api/v1/assignments/{id}",              [OK,    OK,      MISSING, E403,    E403,    E401]),
+    ("post",   "/api/v1/assignments/{id}/move",         [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/audit/{id}",                    [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/config",                        [OK,    OK,      OK,      E403,    E403,    E401]),
     ("put",    "/api/v1/config",                        [OK,    E403,    E403,    E403,    E403,    E401]),
@@ -414,6 +415,20 @@ impl World {
                 let id = assignment["id"].as_str().expect("id");
                 Call::at(format!("/api/v1/assignments/{id}"))
                     .missing(format!("/api/v1/assignments/{missing}"), None)
+            }
+            ("post", "/api/v1/assignments/{id}/move") => {
+                let (_, assignment) = self.assigned_job().await;
+                let id = assignment["id"].as_str().expect("id");
+                // Half an hour later, still inside the job's window.
+                let start = assignment["startUtc"].as_str().expect("start");
+                let start =
+                    DateTime::parse_from_rfc3339(start).expect("time").to_utc() + Span::minutes(30);
+                let end = start + Span::minutes(60);
+                let body =
+                    json!({"contractorId": self.me, "startUtc": iso(start), "endUtc": iso(end)});
+                Call::at(format!("/api/v1/assignments/{id}/move"))
+                    .body(body.clone())
+                    .missing(format!("/api/v1/assignments/{missing}/move"), Some(body))
             }
             ("get", "/api/v1/audit/{id}") => Call::at(format!("/api/v1/audit/{}", self.audit))
                 .missing(format!("/api/v1/audit/{missing}"), None),

@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(assign))
         .routes(routes!(read, unassign))
+        .routes(routes!(move_booking))
 }
 
 /// `POST /api/v1/assignments`.
@@ -48,6 +49,19 @@ pub struct AssignmentRequest {
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(optional))]
     pub request_id: Option<RequestId>,
+}
+
+/// `POST /api/v1/assignments/{id}/move`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MoveRequest {
+    /// Who takes the job now (the same contractor for a new time).
+    pub contractor_id: ContractorId,
+    /// The new on-site start.
+    pub start_utc: DateTime<Utc>,
+    /// The new on-site end.
+    pub end_utc: DateTime<Utc>,
 }
 
 /// Assigns a job by hand, re-validated against the hard constraints; `JobAssigned` follows.
@@ -128,6 +142,66 @@ async fn assign(
     };
     let assignment = assign_step(&state, &index, &config, &proposal, now).await?;
     Ok(created(&assignment))
+}
+
+/// Moves a booking to another time or contractor, in one step: the new slot is re-validated
+/// like a new assignment, then the old booking ends and the new one is made in one
+/// transaction; on any refusal the old booking stays exactly as it was. `JobAssigned` follows
+/// for the new booking (`source: "manual"`, an audit record of the decision).
+///
+/// Roles: `admin`, a `dispatcher` of the job's region.
+#[utoipa::path(post, path = "/api/v1/assignments/{id}/move", tag = "assignments", operation_id = "moveAssignment",
+    security(("bearer" = ["admin", "dispatcher"])),
+    params(("id" = uuid::Uuid, Path, description = "The live assignment to move")),
+    request_body(content = MoveRequest, description = "The new contractor and slot",
+        example = json!({"contractorId": "5c1d9a3e-7b2f-4e6a-8d0c-1f3e5a7b9c2d",
+            "startUtc": "2026-12-01T18:00:00Z", "endUtc": "2026-12-01T19:30:00Z"})),
+    responses((status = 200, description = "The new assignment; the old one has ended", body = Assignment),
+        (status = 409, description = "The contractor is booked then (`contractor-busy`), a hard rule fails (`assignment-infeasible`), or the booking was moved or unassigned meanwhile (`assignment-moved`); the old booking is unchanged",
+            body = Problem, content_type = "application/problem+json"),
+        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
+async fn move_booking(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<MoveRequest>,
+) -> Result<Json<Assignment>, ApiError> {
+    require_dispatcher(&identity)?;
+    if request.end_utc <= request.start_utc {
+        return Err(ApiError::validation(
+            "endUtc",
+            "endUtc must be after startUtc",
+        ));
+    }
+    let old = visible_assignment(&state, &identity, &id).await?;
+    let job = dispatchable_job(&state, &identity, old.job_id).await?;
+    let contractor = state
+        .store
+        .contractor(request.contractor_id)
+        .await?
+        .filter(|contractor| identity.can_dispatch(&contractor.region))
+        .ok_or(ApiError::NotFound("contractor"))?;
+    let region = state
+        .store
+        .region(&job.region)
+        .await?
+        .ok_or(ApiError::NotFound("region"))?;
+    let config = state.store.current_config().await?;
+    let now = Utc::now();
+    let index = region_index(&state.store, region, &job, &config, now).await?;
+    let proposal = Proposal {
+        job: &job,
+        contractor_id: contractor.id,
+        start_utc: request.start_utc,
+        end_utc: request.end_utc,
+        source: AssignmentSource::Manual,
+        decided_by: &identity.sub,
+        basis: Basis::DecisionAlone,
+        replaces: Some(old.id),
+    };
+    Ok(Json(
+        assign_step(&state, &index, &config, &proposal, now).await?,
+    ))
 }
 
 /// The live assignment, if the caller may see it (its job's dispatchers, its contractor).

@@ -16,7 +16,7 @@ mod regions;
 pub mod system;
 
 #[cfg(feature = "ts")]
-pub(crate) use assignments::AssignmentRequest;
+pub(crate) use assignments::{AssignmentRequest, MoveRequest};
 #[cfg(feature = "ts")]
 pub(crate) use plans::{PlanAccepted, PlanRequest};
 #[cfg(feature = "ts")]

@@ -571,6 +571,23 @@ slotStepMinutes: number,
 maxCandidates: number, };
 
 /**
+ * `POST /api/v1/assignments/{id}/move`.
+ */
+export type MoveRequest = { 
+/**
+ * Who takes the job now (the same contractor for a new time).
+ */
+contractorId: ContractorId, 
+/**
+ * The new on-site start.
+ */
+startUtc: string, 
+/**
+ * The new on-site end.
+ */
+endUtc: string, };
+
+/**
  * The create input for a contractor (`POST /api/v1/contractors`).
  */
 export type NewContractor = { 
