@@ -66,6 +66,7 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
     ("get",    "/api/v1/regions",                       [OK,    OK,      OK,      OK,      OK,      E401]),
     ("post",   "/api/v1/regions",                       [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/regions/{id}",                  [OK,    OK,      MISSING, OK,      OK,      E401]),
+    ("get",    "/api/v1/regions/{id}/schedule",         [OK,    OK,      MISSING, E403,    E403,    E401]),
     ("get",    "/api/v1/contractors",                   [OK,    OK,      E403,    E403,    E403,    E401]),
     ("post",   "/api/v1/contractors",                   [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/contractors/{id}",              [OK,    OK,      MISSING, OK,      MISSING, E401]),
@@ -328,6 +329,17 @@ impl World {
             ("get", "/api/v1/regions/{id}") => {
                 Call::at("/api/v1/regions/west").missing("/api/v1/regions/nowhere", None)
             }
+            ("get", "/api/v1/regions/{id}/schedule") => Call::at(format!(
+                "/api/v1/regions/west/schedule?from={from}&to={}",
+                iso(self.base + Span::days(7))
+            ))
+            .missing(
+                format!(
+                    "/api/v1/regions/nowhere/schedule?from={from}&to={}",
+                    iso(self.base + Span::days(7))
+                ),
+                None,
+            ),
             ("get", "/api/v1/contractors") => Call::at("/api/v1/contractors?region=west"),
             ("post", "/api/v1/contractors") => Call::at(route).body(contractor_body("New")),
             ("get", "/api/v1/contractors/{id}") => {

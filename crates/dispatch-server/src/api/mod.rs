@@ -13,6 +13,7 @@ mod jobs;
 mod plans;
 mod recommendations;
 mod regions;
+mod schedule;
 pub mod system;
 
 #[cfg(feature = "ts")]
@@ -21,6 +22,8 @@ pub(crate) use assignments::{AssignmentRequest, MoveRequest};
 pub(crate) use plans::{PlanAccepted, PlanRequest};
 #[cfg(feature = "ts")]
 pub(crate) use recommendations::{RecommendationAccepted, RecommendationRequest};
+#[cfg(feature = "ts")]
+pub(crate) use schedule::Schedule;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -35,6 +38,7 @@ use utoipa_axum::router::OpenApiRouter;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(regions::router())
+        .merge(schedule::router())
         .merge(contractors::router())
         .merge(jobs::router())
         .merge(recommendations::router())

@@ -1,7 +1,9 @@
 //! Assignments: the double-booking invariants, checked inside the write transaction.
 
 use chrono::{DateTime, Utc};
-use dispatch_core::{Assignment, AssignmentId, Booking, ContractorId, JobId, JobStatus, RegionId};
+use dispatch_core::{
+    Assignment, AssignmentId, Booking, ContractorId, Job, JobId, JobStatus, RegionId,
+};
 use serde_json::value::RawValue;
 
 use crate::Store;
@@ -226,6 +228,30 @@ impl Store {
         );
         let found = self.db.fetch_all(sql, args![region, to, from]).await?;
         found.iter().map(rows::booking).collect()
+    }
+
+    /// Live bookings of a region's contractors overlapping `[from, to)`, each with its job:
+    /// what a schedule board shows. Ordered by contractor, then start.
+    pub async fn region_schedule(
+        &self,
+        region: &RegionId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<(Assignment, Job)>, StoreError> {
+        let sql = sql!(
+            "SELECT a.id, a.job_id, a.contractor_id, a.audit_id, a.start_utc, a.end_utc, a.source, \
+             j.status, j.body \
+             FROM assignments a \
+             JOIN contractors c ON c.id = a.contractor_id \
+             JOIN jobs j ON j.id = a.job_id \
+             WHERE c.region_id = $1 AND a.status = 'live' AND a.start_utc < $2 AND a.end_utc > $3 \
+             ORDER BY a.contractor_id, a.start_utc, a.id"
+        );
+        let found = self.db.fetch_all(sql, args![region, to, from]).await?;
+        found
+            .iter()
+            .map(|row| Ok((rows::assignment(row)?, rows::job(row)?)))
+            .collect()
     }
 }
 

@@ -1127,6 +1127,61 @@ name: string,
 minLevel: number, };
 
 /**
+ * A region's schedule over a period.
+ */
+export type Schedule = { 
+/**
+ * The region (its time zone is the board's).
+ */
+region: Region, 
+/**
+ * Start of the period.
+ */
+from: string, 
+/**
+ * End of the period.
+ */
+to: string, 
+/**
+ * Every contractor of the region, by name, with its bookings in the period.
+ */
+contractors: Array<ScheduleRow>, 
+/**
+ * Open jobs whose window overlaps the period: emergencies first, then by window start.
+ */
+unassigned: Array<Job>, 
+/**
+ * True when there are more open jobs than [`MAX_UNASSIGNED`] (the first are listed).
+ */
+unassignedTruncated: boolean, };
+
+/**
+ * One contractor's row: the contractor (its time off cut to the period) and its bookings.
+ */
+export type ScheduleRow = { 
+/**
+ * The contractor.
+ */
+contractor: Contractor, 
+/**
+ * Its live bookings overlapping the period, by start.
+ */
+bookings: Array<ScheduledBooking>, };
+
+/**
+ * A booking with its job.
+ */
+export type ScheduledBooking = { 
+/**
+ * The assignment.
+ */
+assignment: Assignment, 
+/**
+ * Its job.
+ */
+job: Job, };
+
+/**
  * A versioned scoring configuration.
  */
 export type ScoringConfig = { 
