@@ -14,24 +14,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{HubClient, iso, start};
+use common::{HubClient, arg, iso, percentile, start};
 use serde_json::{Value, json};
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
 
 /// `requests` recommendations one after another over `jobs`, each timed from the POST to its
 /// `RecommendationReady` at `hub`; sorted milliseconds.

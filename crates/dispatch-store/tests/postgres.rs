@@ -201,7 +201,7 @@ async fn reconnecting_keeps_data_and_migrations_are_a_no_op() {
         .expect("count");
     assert_eq!(
         applied,
-        migration_files("postgres"),
+        suite::migration_files("postgres"),
         "each migration ran once"
     );
     let configs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scoring_configs")
@@ -945,16 +945,4 @@ async fn outbox_reads_use_the_primary_key() {
         let plan = plan.join("\n");
         assert!(plan.contains("using outbox_pkey"), "{sql}\n{plan}");
     }
-}
-
-/// How many migrations the `backend` tree has.
-fn migration_files(backend: &str) -> i64 {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let files = std::fs::read_dir(&dir).expect("the migrations directory");
-    files
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().extension().is_some_and(|e| e == "sql"))
-        .count() as i64
 }

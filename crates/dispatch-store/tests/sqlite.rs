@@ -183,7 +183,7 @@ async fn reopening_keeps_data_and_migrations_are_a_no_op() {
         .expect("count");
     assert_eq!(
         applied,
-        migration_files("sqlite"),
+        suite::migration_files("sqlite"),
         "each migration ran once"
     );
     let configs: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scoring_configs")
@@ -320,16 +320,4 @@ async fn busy_and_locked_errors_are_retryable() {
         .await
         .expect("unlock");
     store.close().await;
-}
-
-/// How many migrations the `backend` tree has.
-fn migration_files(backend: &str) -> i64 {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("migrations")
-        .join(backend);
-    let files = std::fs::read_dir(&dir).expect("the migrations directory");
-    files
-        .filter_map(Result::ok)
-        .filter(|entry| entry.path().extension().is_some_and(|e| e == "sql"))
-        .count() as i64
 }

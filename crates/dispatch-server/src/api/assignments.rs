@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use dispatch_core::{Assignment, AssignmentId, AssignmentSource, ContractorId, JobId};
+use dispatch_core::{Assignment, AssignmentId, AssignmentSource, Contractor, ContractorId, JobId};
 use dispatch_store::{RecommendationStatus, RequestId};
 use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
@@ -84,19 +84,9 @@ async fn assign(
     ApiJson(request): ApiJson<AssignmentRequest>,
 ) -> Result<Response, ApiError> {
     require_dispatcher(&identity)?;
-    if request.end_utc <= request.start_utc {
-        return Err(ApiError::validation(
-            "endUtc",
-            "endUtc must be after startUtc",
-        ));
-    }
+    check_slot(request.start_utc, request.end_utc)?;
     let job = dispatchable_job(&state, &identity, request.job_id).await?;
-    let contractor = state
-        .store
-        .contractor(request.contractor_id)
-        .await?
-        .filter(|contractor| identity.can_dispatch(&contractor.region))
-        .ok_or(ApiError::NotFound("contractor"))?;
+    let contractor = dispatchable_contractor(&state, &identity, request.contractor_id).await?;
     let basis = match request.request_id {
         Some(request_id) => {
             let record = state
@@ -122,14 +112,6 @@ async fn assign(
         }
         None => Basis::DecisionAlone,
     };
-    let region = state
-        .store
-        .region(&job.region)
-        .await?
-        .ok_or(ApiError::NotFound("region"))?;
-    let config = state.store.current_config().await?;
-    let now = Utc::now();
-    let index = region_index(&state.store, region, &job, &config, now).await?;
     let proposal = Proposal {
         job: &job,
         contractor_id: contractor.id,
@@ -140,8 +122,7 @@ async fn assign(
         basis,
         replaces: None,
     };
-    let assignment = assign_step(&state, &index, &config, &proposal, now).await?;
-    Ok(created(&assignment))
+    Ok(created(&book(&state, &proposal).await?))
 }
 
 /// Moves a booking to another time or contractor, in one step: the new slot is re-validated
@@ -167,28 +148,10 @@ async fn move_booking(
     ApiJson(request): ApiJson<MoveRequest>,
 ) -> Result<Json<Assignment>, ApiError> {
     require_dispatcher(&identity)?;
-    if request.end_utc <= request.start_utc {
-        return Err(ApiError::validation(
-            "endUtc",
-            "endUtc must be after startUtc",
-        ));
-    }
+    check_slot(request.start_utc, request.end_utc)?;
     let old = visible_assignment(&state, &identity, &id).await?;
     let job = dispatchable_job(&state, &identity, old.job_id).await?;
-    let contractor = state
-        .store
-        .contractor(request.contractor_id)
-        .await?
-        .filter(|contractor| identity.can_dispatch(&contractor.region))
-        .ok_or(ApiError::NotFound("contractor"))?;
-    let region = state
-        .store
-        .region(&job.region)
-        .await?
-        .ok_or(ApiError::NotFound("region"))?;
-    let config = state.store.current_config().await?;
-    let now = Utc::now();
-    let index = region_index(&state.store, region, &job, &config, now).await?;
+    let contractor = dispatchable_contractor(&state, &identity, request.contractor_id).await?;
     let proposal = Proposal {
         job: &job,
         contractor_id: contractor.id,
@@ -199,9 +162,47 @@ async fn move_booking(
         basis: Basis::DecisionAlone,
         replaces: Some(old.id),
     };
-    Ok(Json(
-        assign_step(&state, &index, &config, &proposal, now).await?,
-    ))
+    Ok(Json(book(&state, &proposal).await?))
+}
+
+/// A slot must end after it starts.
+fn check_slot(start: DateTime<Utc>, end: DateTime<Utc>) -> Result<(), ApiError> {
+    if end <= start {
+        return Err(ApiError::validation(
+            "endUtc",
+            "endUtc must be after startUtc",
+        ));
+    }
+    Ok(())
+}
+
+/// The contractor, if the caller dispatches its region (else it looks missing).
+async fn dispatchable_contractor(
+    state: &AppState,
+    identity: &Identity,
+    id: ContractorId,
+) -> Result<Contractor, ApiError> {
+    state
+        .store
+        .contractor(id)
+        .await?
+        .filter(|contractor| identity.can_dispatch(&contractor.region))
+        .ok_or(ApiError::NotFound("contractor"))
+}
+
+/// A dispatcher's booking: validated against the job's region as it is now, then made
+/// through the one assignment step.
+async fn book(state: &AppState, proposal: &Proposal<'_>) -> Result<Assignment, ApiError> {
+    let job = proposal.job;
+    let region = state
+        .store
+        .region(&job.region)
+        .await?
+        .ok_or(ApiError::NotFound("region"))?;
+    let config = state.store.current_config().await?;
+    let now = Utc::now();
+    let index = region_index(&state.store, region, job, &config, now).await?;
+    Ok(assign_step(state, &index, &config, proposal, now).await?)
 }
 
 /// The live assignment, if the caller may see it (its job's dispatchers, its contractor).

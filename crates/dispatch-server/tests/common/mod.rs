@@ -315,7 +315,7 @@ impl Api {
         assert_eq!(answer.status, 201, "{answer:?}");
     }
 
-    /// Creates a contractor working every day 00:00–23:59 local (as admin); returns its id.
+    /// Creates a contractor working around the clock (as admin); returns its id.
     pub async fn contractor_at(
         &self,
         region: &str,
@@ -324,11 +324,7 @@ impl Api {
         lon: f64,
         level: u8,
     ) -> String {
-        let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-        let hours: Vec<Value> = days
-            .iter()
-            .map(|day| json!({"day": day, "start": "00:00", "end": "23:59"}))
-            .collect();
+        let hours = around_the_clock();
         let body = json!({
             "name": name, "region": region,
             "skills": [{"name": "plumbing", "level": level}],
@@ -381,10 +377,10 @@ pub fn iso(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// A contractor body in `west` at 37.77,-122.42, working around the clock (two touching
-/// shifts a day), plumbing level 4.
-pub fn contractor_body(name: &str) -> Value {
-    let hours: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+/// Working hours around the clock: two touching shifts a day, so no slot of any length falls
+/// into a gap at midnight (whatever the time a test runs).
+pub fn around_the_clock() -> Vec<Value> {
+    ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
         .iter()
         .flat_map(|day| {
             [
@@ -392,7 +388,13 @@ pub fn contractor_body(name: &str) -> Value {
                 json!({"day": day, "start": "12:00", "end": "00:00"}),
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// A contractor body in `west` at 37.77,-122.42, working around the clock (two touching
+/// shifts a day), plumbing level 4.
+pub fn contractor_body(name: &str) -> Value {
+    let hours = around_the_clock();
     json!({
         "name": name, "region": "west",
         "skills": [{"name": "plumbing", "level": 4}],
@@ -569,4 +571,24 @@ impl HubClient {
         assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({})));
         Ok(client)
     }
+}
+
+// Benchmark helpers (benches include this module too).
+
+/// The number after `name` on the command line, else `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The `p` quantile (0…1) of `sorted`, nearest rank; 0 for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }

@@ -62,11 +62,7 @@ impl Store {
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
         check_assignment_input(assignment, decision)?;
-        if audit.audit_id != assignment.audit_id {
-            return Err(StoreError::Invalid(
-                "the audit record must be the one the assignment names".to_owned(),
-            ));
-        }
+        check_audit_named(audit, assignment)?;
         create_assignment(&self.db, None, Some(audit), assignment, decision, events).await
     }
 
@@ -85,11 +81,7 @@ impl Store {
         events: &[NewOutboxEvent],
     ) -> Result<(), StoreError> {
         check_assignment_input(assignment, decision)?;
-        if audit.audit_id != assignment.audit_id {
-            return Err(StoreError::Invalid(
-                "the audit record must be the one the assignment names".to_owned(),
-            ));
-        }
+        check_audit_named(audit, assignment)?;
         let replaces = Some(replaces);
         create_assignment(
             &self.db,
@@ -267,6 +259,16 @@ fn check_assignment_input(assignment: &Assignment, decision: &Decision) -> Resul
     {
         return Err(StoreError::Invalid(
             "the decision must name the assignment being created and its contractor".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// An assignment made with its own audit record must name that record.
+fn check_audit_named(audit: &AuditRecord, assignment: &Assignment) -> Result<(), StoreError> {
+    if audit.audit_id != assignment.audit_id {
+        return Err(StoreError::Invalid(
+            "the audit record must be the one the assignment names".to_owned(),
         ));
     }
     Ok(())

@@ -20,6 +20,18 @@ use dispatch_store::{
 };
 use fixtures::*;
 
+/// How many migrations the `backend` tree (`sqlite`, `postgres`) has: each runs once.
+pub fn migration_files(backend: &str) -> i64 {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let files = std::fs::read_dir(&dir).expect("the migrations directory");
+    files
+        .filter_map(Result::ok)
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "sql"))
+        .count() as i64
+}
+
 /// Every behaviour in the suite, for runners that want to list them.
 pub const ALL: &[&str] = &[
     "ping_and_backend_name",
