@@ -117,11 +117,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("loading demo data")?;
         tracing::info!(?summary, "demo data");
     }
+    let files = crate::serve::raise_open_files_limit();
+    let mut http = args.http_limits();
+    http.max_connections = files.connection_cap(http.max_connections);
+    tracing::info!(
+        soft_before = ?files.soft_before,
+        soft = ?files.soft,
+        hard = ?files.hard,
+        max_connections = http.max_connections,
+        max_connections_per_address = http.max_connections_per_address,
+        "open-files limit (soft raised to hard) and connection caps"
+    );
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
-    let service = Service::with_backplane(
+    let service = Service::with_limits(
         store,
         JwtKeys::new(&secret),
         dev_mode,
@@ -129,10 +140,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             // Nodes sharing the secret accept each other's connection tokens: no sticky
             // sessions needed for WebSockets.
             connection_token_key: Some(connection_token_key(&secret)),
+            max_connections_per_user: (args.hub_connections_per_subject > 0)
+                .then_some(args.hub_connections_per_subject),
+            max_pending_negotiations: args.hub_pending_negotiations,
+            max_pending_negotiations_per_user: args.hub_pending_negotiations_per_subject,
             ..HubOptions::default()
         },
-        backplane,
-        subscription,
+        (backplane, subscription),
+        args.api_limits(),
     );
     let options = RunOptions {
         workers: args.workers,
@@ -142,6 +157,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         outbox_retention: std::time::Duration::from_secs(
             args.outbox_retention_hours.saturating_mul(3600),
         ),
+        http,
     };
     service.run(listener, options, shutdown::signal()).await
 }

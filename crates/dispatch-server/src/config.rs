@@ -7,6 +7,8 @@ use clap::{Args, Parser, Subcommand};
 use dispatch_core::ContractorId;
 
 use crate::auth::Role;
+use crate::fairness::{ApiLimits, Rate};
+use crate::serve::{HttpLimits, TrustedProxies};
 
 /// The secret used when none is configured: development mode, loudly announced.
 pub const DEV_SECRET: &str = "dispatch-development-secret-do-not-use-in-production";
@@ -94,12 +96,105 @@ pub struct ServeArgs {
     /// Hours sent events stay in the outbox before the relay prunes them; 0 keeps them.
     #[arg(long, env = "DISPATCH_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
     pub outbox_retention_hours: u64,
+    /// Milliseconds a request's headers may take: from the connection opening, or from the
+    /// first byte of a later request on a kept-alive connection.
+    #[arg(long, env = "DISPATCH_HTTP_HEADER_TIMEOUT_MS", default_value_t = 5_000)]
+    pub http_header_timeout_ms: u64,
+    /// Milliseconds a request's body may take after its headers (then 408).
+    #[arg(long, env = "DISPATCH_HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_body_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait for its next request.
+    #[arg(long, env = "DISPATCH_HTTP_IDLE_TIMEOUT_MS", default_value_t = 30_000)]
+    pub http_idle_timeout_ms: u64,
+    /// Connections open at once on this node; beyond, new ones get 503 at once (lowered to
+    /// fit the open-files limit).
+    #[arg(long, env = "DISPATCH_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Connections open at once from one client address; beyond, new ones get 429 at once.
+    #[arg(
+        long,
+        env = "DISPATCH_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+    /// Proxies (addresses or networks, comma-separated) whose `X-Forwarded-For` names the
+    /// client; empty: the header is ignored.
+    #[arg(long, env = "DISPATCH_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+    /// Recommendation requests per minute per caller (token `sub`); 0: no limit.
+    #[arg(
+        long,
+        env = "DISPATCH_RECOMMENDATIONS_PER_MINUTE",
+        default_value_t = 120
+    )]
+    pub recommendations_per_minute: u32,
+    /// Recommendation requests one caller may make at once above its rate.
+    #[arg(long, env = "DISPATCH_RECOMMENDATION_BURST", default_value_t = 30)]
+    pub recommendation_burst: u32,
+    /// Plan requests per minute per caller; 0: no limit.
+    #[arg(long, env = "DISPATCH_PLANS_PER_MINUTE", default_value_t = 6)]
+    pub plans_per_minute: u32,
+    /// Plan requests one caller may make at once above its rate.
+    #[arg(long, env = "DISPATCH_PLAN_BURST", default_value_t = 3)]
+    pub plan_burst: u32,
+    /// Places one caller may hold in the recommendation queue (of 1,024); beyond, 429.
+    #[arg(long, env = "DISPATCH_QUEUE_SHARE", default_value_t = 64)]
+    pub queue_share: usize,
+    /// Hub connections one caller may hold at once on this node; 0: no cap.
+    #[arg(
+        long,
+        env = "DISPATCH_HUB_CONNECTIONS_PER_SUBJECT",
+        default_value_t = 16
+    )]
+    pub hub_connections_per_subject: usize,
+    /// Hub negotiations waiting for their transport, all callers together; beyond, 503.
+    #[arg(
+        long,
+        env = "DISPATCH_HUB_PENDING_NEGOTIATIONS",
+        default_value_t = 10_000
+    )]
+    pub hub_pending_negotiations: usize,
+    /// Hub negotiations one caller may have waiting for their transport; beyond, 429.
+    #[arg(
+        long,
+        env = "DISPATCH_HUB_PENDING_NEGOTIATIONS_PER_SUBJECT",
+        default_value_t = 32
+    )]
+    pub hub_pending_negotiations_per_subject: usize,
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,
 }
 
 impl ServeArgs {
+    /// The HTTP server's timeouts and caps.
+    pub fn http_limits(&self) -> HttpLimits {
+        use std::time::Duration;
+        HttpLimits {
+            header_timeout: Duration::from_millis(self.http_header_timeout_ms),
+            body_timeout: Duration::from_millis(self.http_body_timeout_ms),
+            idle_timeout: Duration::from_millis(self.http_idle_timeout_ms),
+            max_connections: self.max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+            trusted_proxies: self.trusted_proxies.clone(),
+        }
+    }
+
+    /// The per-subject limits of the expensive calls.
+    pub fn api_limits(&self) -> ApiLimits {
+        ApiLimits {
+            recommendations: Rate {
+                per_minute: self.recommendations_per_minute,
+                burst: self.recommendation_burst,
+            },
+            plans: Rate {
+                per_minute: self.plans_per_minute,
+                burst: self.plan_burst,
+            },
+            queue_share: self.queue_share,
+        }
+    }
+
     /// The backplane channel: as configured, else `dispatch:` and the database's deployment id
     /// (a random id stored in the database), the same for every node sharing the database and
     /// different for every other one.
@@ -182,6 +277,45 @@ mod tests {
         assert_eq!(serve(&[]).backplane_channel("ab12"), "dispatch:ab12");
         let named = serve(&["--backplane-channel", "blue"]).backplane_channel("ab12");
         assert_eq!(named, "blue");
+    }
+
+    #[test]
+    fn the_limits_default_to_the_documented_values() {
+        let args = serve(&[]);
+        let http = args.http_limits();
+        let defaults = HttpLimits::default();
+        assert_eq!(
+            (
+                http.header_timeout,
+                http.body_timeout,
+                http.idle_timeout,
+                http.max_connections,
+                http.max_connections_per_address,
+                http.trusted_proxies,
+            ),
+            (
+                defaults.header_timeout,
+                defaults.body_timeout,
+                defaults.idle_timeout,
+                defaults.max_connections,
+                defaults.max_connections_per_address,
+                defaults.trusted_proxies,
+            )
+        );
+        assert_eq!(args.api_limits(), ApiLimits::default());
+        let hub = signalr_hub::HubOptions::default();
+        assert_eq!(
+            args.hub_pending_negotiations_per_subject,
+            hub.max_pending_negotiations_per_user
+        );
+        assert_eq!(args.hub_pending_negotiations, hub.max_pending_negotiations);
+        let proxied = serve(&["--trusted-proxies", "10.0.0.0/8"]);
+        assert!(
+            proxied
+                .trusted_proxies
+                .contains("10.1.1.1".parse().expect("ip"))
+        );
+        assert!(Cli::try_parse_from(["dispatch", "serve", "--trusted-proxies", "nope"]).is_err());
     }
 
     #[test]

@@ -63,6 +63,17 @@ pub enum ApiError {
     /// The service cannot take the work now; retry later: 503.
     #[error("{0}")]
     Unavailable(String),
+    /// This caller is over a per-subject (or per-address) limit: 429 with `Retry-After`.
+    #[error("{detail}")]
+    TooManyRequests {
+        /// Which limit, for people.
+        detail: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
+    /// The request body did not arrive in time: 408.
+    #[error("the request body did not arrive within {0} seconds")]
+    RequestTimeout(u64),
     /// Anything else: 500. The cause is logged, the client gets a generic sentence.
     #[error("internal error")]
     Internal(String),
@@ -103,6 +114,8 @@ impl ApiError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -122,6 +135,8 @@ impl ApiError {
             Self::Conflict { kind, .. } => kind,
             Self::PreconditionRequired => "precondition-required",
             Self::Unavailable(_) => "unavailable",
+            Self::TooManyRequests { .. } => "rate-limited",
+            Self::RequestTimeout(_) => "request-timeout",
             Self::Internal(_) => "internal",
         }
     }
@@ -166,7 +181,17 @@ impl IntoResponse for ApiError {
             field,
         };
         let body = serde_json::to_vec(&problem).unwrap_or_default();
-        (status, [(CONTENT_TYPE, "application/problem+json")], body).into_response()
+        let mut response =
+            (status, [(CONTENT_TYPE, "application/problem+json")], body).into_response();
+        if let Self::TooManyRequests { retry_after, .. } = &self {
+            // Whole seconds, rounded up: never 0, which would invite an immediate retry.
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds.max(1)),
+            );
+        }
+        response
     }
 }
 

@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
+use crate::serve::BodyTimeout;
 
 /// The largest JSON body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -39,12 +40,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::PayloadTooLarge(MAX_BODY_BYTES)
+                } else if let Some(timeout) = body_timeout(&rejection) {
+                    ApiError::RequestTimeout(timeout.0.as_secs())
                 } else {
                     ApiError::BadRequest(rejection.body_text())
                 }
             })?;
         parse_json(&bytes).map(ApiJson)
     }
+}
+
+/// The body timeout behind a failed body read, if that was the cause.
+fn body_timeout<'a>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a BodyTimeout> {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if let Some(timeout) = error.downcast_ref::<BodyTimeout>() {
+            return Some(timeout);
+        }
+        cause = error.source();
+    }
+    None
 }
 
 /// Parses JSON, telling syntax errors (400) from shape errors (422 with the field's path).

@@ -8,6 +8,9 @@
 //! * [`api`] — the `/api/v1` routes, one module per resource; [`extract`] and [`error`] turn
 //!   bad input into problem documents in one place; [`idempotency`] replays creating POSTs;
 //!   [`openapi`] — the frame of the OpenAPI document the handlers' annotations fill.
+//! * [`serve`] — the accept loop: hyper under our timeouts (headers, body, idle), connection
+//!   caps per node and per client address, lingering close; [`fairness`] — per-subject rate
+//!   limits and the fair recommendation queue.
 //! * [`worker`] — computes recommendations in the background; [`plans`] — plans a region's
 //!   backlog on threads of its own and applies plans; [`planning`] loads a region's index for
 //!   the engine; [`assignment`] — the one step every assignment goes through (manual,
@@ -40,12 +43,14 @@ pub mod dev;
 pub mod error;
 pub mod events;
 pub mod extract;
+pub mod fairness;
 pub mod hub;
 pub mod idempotency;
 pub mod openapi;
 pub mod planning;
 pub mod plans;
 pub mod relay;
+pub mod serve;
 pub mod shutdown;
 pub mod state;
 pub mod telemetry;
@@ -66,10 +71,11 @@ use dispatch_backplane::{Backplane, Subscription};
 use dispatch_store::Store;
 use signalr_hub::{Hub, HubOptions};
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 
 use crate::auth::JwtKeys;
 use crate::error::ApiError;
+use crate::fairness::{ApiLimits, FairQueue, Limiters};
 use crate::shutdown::InFlight;
 use crate::state::AppState;
 
@@ -82,7 +88,21 @@ async fn observe(request: Request, next: Next) -> Response {
     let method = request.method().to_string();
     let started = Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
+    let status = response.status();
+    if route.starts_with(hub::HUB_PATH)
+        && matches!(
+            status,
+            axum::http::StatusCode::TOO_MANY_REQUESTS | axum::http::StatusCode::SERVICE_UNAVAILABLE
+        )
+    {
+        let reason = if route.ends_with("/negotiate") {
+            "hub-negotiations"
+        } else {
+            "hub-connections"
+        };
+        metrics::counter!(telemetry::REFUSALS, "reason" => reason).increment(1);
+    }
+    let status = status.as_u16().to_string();
     metrics::counter!(telemetry::HTTP_REQUESTS, "method" => method.clone(), "route" => route.clone(), "status" => status).increment(1);
     metrics::histogram!(telemetry::HTTP_REQUEST_SECONDS, "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
@@ -149,6 +169,8 @@ pub struct RunOptions {
     pub relay_start_delay: std::time::Duration,
     /// How long sent events stay in the outbox; zero keeps them.
     pub outbox_retention: std::time::Duration,
+    /// The HTTP server's timeouts and connection caps.
+    pub http: serve::HttpLimits,
 }
 
 impl Default for RunOptions {
@@ -159,6 +181,7 @@ impl Default for RunOptions {
             hold_events: false,
             relay_start_delay: std::time::Duration::from_secs(3),
             outbox_retention: std::time::Duration::from_secs(7 * 24 * 3600),
+            http: serve::HttpLimits::default(),
         }
     }
 }
@@ -175,7 +198,6 @@ pub struct Service {
     /// Shared state (tests use its store and hub).
     pub state: AppState,
     in_flight: Arc<InFlight>,
-    queue_rx: mpsc::Receiver<dispatch_store::RequestId>,
     subscription: Subscription,
 }
 
@@ -186,7 +208,9 @@ impl Service {
         Self::with_backplane(store, keys, dev_mode, hub_options, backplane, subscription)
     }
 
-    /// Wires store, keys and hub together, with events carried between nodes by `backplane`.
+    /// Wires store, keys and hub together, with events carried between nodes by `backplane`,
+    /// without per-subject limits (tests, benches; `dispatch serve` uses
+    /// [`Service::with_limits`]).
     pub fn with_backplane(
         store: Store,
         keys: JwtKeys,
@@ -195,15 +219,35 @@ impl Service {
         backplane: Backplane,
         subscription: Subscription,
     ) -> Self {
+        Self::with_limits(
+            store,
+            keys,
+            dev_mode,
+            hub_options,
+            (backplane, subscription),
+            ApiLimits::UNLIMITED,
+        )
+    }
+
+    /// [`Service::with_backplane`], with per-subject rate limits and queue share `limits`.
+    pub fn with_limits(
+        store: Store,
+        keys: JwtKeys,
+        dev_mode: bool,
+        hub_options: HubOptions,
+        (backplane, subscription): (Backplane, Subscription),
+        limits: ApiLimits,
+    ) -> Self {
         let keys = Arc::new(keys);
         let hub = hub::dispatch_hub(Arc::clone(&keys), hub_options);
-        let (work, queue_rx) = mpsc::channel(worker::QUEUE_CAPACITY);
+        let work = Arc::new(FairQueue::new(worker::QUEUE_CAPACITY, limits.queue_share));
         let state = AppState {
             store,
             hub: hub.handle(),
             keys,
             work,
             plans: Arc::default(),
+            limiters: Arc::new(Limiters::new(&limits)),
             outbox: Arc::default(),
             backplane,
             metrics: telemetry::handle(),
@@ -215,7 +259,6 @@ impl Service {
             router,
             state,
             in_flight,
-            queue_rx,
             subscription,
         }
     }
@@ -237,7 +280,6 @@ impl Service {
             router,
             state,
             in_flight,
-            queue_rx,
             subscription,
         } = self;
         // One stop signal per stage, sent in the order above.
@@ -254,7 +296,7 @@ impl Service {
             Ok(pending) if !pending.is_empty() => {
                 tracing::info!(count = pending.len(), "resuming pending recommendations");
                 for request_id in pending {
-                    if state.work.try_send(request_id).is_err() {
+                    if !state.work.resume(worker::RESUMED, request_id) {
                         break;
                     }
                 }
@@ -266,7 +308,7 @@ impl Service {
         let sweeper = tokio::spawn(plans::sweep(state.clone(), stopped(work_stopped.clone())));
         let worker = tokio::spawn(worker::run(
             state.clone(),
-            queue_rx,
+            Arc::clone(&state.work),
             options.workers,
             stopped(work_stopped),
         ));
@@ -290,11 +332,12 @@ impl Service {
             state.backplane.clone(),
             stopped(relay_stopped),
         ));
-        let mut server = tokio::spawn(
-            axum::serve(listener, router)
-                .with_graceful_shutdown(stopped(http_stopped))
-                .into_future(),
-        );
+        let mut server = tokio::spawn(serve::serve(
+            listener,
+            router,
+            options.http.clone(),
+            stopped(http_stopped),
+        ));
         tokio::select! {
             () = shutdown => {}
             // The server stopped by itself: nothing to drain in order.

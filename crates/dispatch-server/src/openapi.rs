@@ -132,6 +132,16 @@ pub struct InvalidQuery(pub Problem);
     "detail": "the database is busy; retry shortly"}))]
 pub struct Unavailable(pub Problem);
 
+/// This caller is over its per-subject limit for this operation (a rate, or its share of the
+/// work queue): retry after `Retry-After` seconds. Other callers are not affected.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, content_type = "application/problem+json",
+    headers(("Retry-After" = u64, description = "Seconds to wait before retrying")),
+    example = json!({
+    "type": "urn:dispatch:problem:rate-limited", "title": "Too Many Requests", "status": 429,
+    "detail": "too many recommendation requests from this caller; retry after the time in Retry-After"}))]
+pub struct RateLimited(pub Problem);
+
 /// What an operation with a JSON body may answer about the body itself.
 #[derive(utoipa::IntoResponses)]
 pub enum BodyProblems {

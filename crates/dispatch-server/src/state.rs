@@ -4,12 +4,12 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use dispatch_backplane::Backplane;
-use dispatch_store::{RequestId, Store};
+use dispatch_store::Store;
 use metrics_exporter_prometheus::PrometheusHandle;
 use signalr_hub::HubHandle;
-use tokio::sync::mpsc;
 
 use crate::auth::JwtKeys;
+use crate::fairness::{FairQueue, Limiters};
 use crate::plans::Planner;
 use crate::relay::Outbox;
 
@@ -22,8 +22,10 @@ pub struct AppState {
     pub hub: HubHandle,
     /// Token keys.
     pub keys: Arc<JwtKeys>,
-    /// Recommendation requests waiting for the worker (bounded).
-    pub work: mpsc::Sender<RequestId>,
+    /// Recommendation requests waiting for the worker (bounded, shared fairly by subject).
+    pub work: Arc<FairQueue>,
+    /// Per-subject rate limits of the expensive calls.
+    pub limiters: Arc<Limiters>,
     /// Runs plans in the background.
     pub plans: Arc<Planner>,
     /// Call [`Outbox::committed`] after every commit that wrote events.

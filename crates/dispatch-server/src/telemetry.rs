@@ -55,6 +55,14 @@ pub const BACKPLANE_PUBLISH_FAILURES: &str = "dispatch_backplane_publish_failure
 pub const BACKPLANE_UP: &str = "dispatch_backplane_up";
 /// API requests under way (a graceful shutdown waits for them).
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "dispatch_http_requests_in_flight";
+/// TCP connections open now (API, hub and pages; upgraded WebSockets included).
+pub const HTTP_CONNECTIONS_OPEN: &str = "dispatch_http_connections_open";
+/// Connections closed by a clock, by `phase` (`header`, `body`, `idle`).
+pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
+/// Work refused to protect the node or other callers, by `reason`: `connections-node`,
+/// `connections-address`, `rate-recommendations`, `rate-plans`, `queue-share`, `queue-full`,
+/// `shutting-down`, `hub-negotiations`, `hub-connections`, `accept-failed`.
+pub const REFUSALS: &str = "dispatch_refusals_total";
 
 /// Request and compute latencies: 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -164,6 +172,18 @@ fn describe() {
     describe_gauge!(
         HTTP_REQUESTS_IN_FLIGHT,
         "API requests under way on this node"
+    );
+    describe_gauge!(
+        HTTP_CONNECTIONS_OPEN,
+        "TCP connections open on this node (upgraded WebSockets included)"
+    );
+    describe_counter!(
+        HTTP_TIMEOUTS,
+        "Connections closed (or request bodies failed) by a clock, by phase (header, body, idle)"
+    );
+    describe_counter!(
+        REFUSALS,
+        "Work refused to protect the node or other callers, by reason (connections-node, connections-address, rate-recommendations, rate-plans, queue-share, queue-full, hub-negotiations, hub-connections, ...)"
     );
     describe_counter!(
         RECOMMENDATIONS,

@@ -1,7 +1,11 @@
 //! The recommendation worker: a bounded queue drained by a fixed number of tasks.
 //!
-//! `POST /api/v1/recommendations` stores a pending record and queues its id (a full queue is a
-//! 503, so the backlog is bounded). A worker computes the ranking with the engine, stores it
+//! `POST /api/v1/recommendations` stores a pending record and queues its id in the
+//! [`FairQueue`] (a full queue is a 503 and a caller's full share a 429, so the backlog is
+//! bounded and one caller cannot fill it). A worker takes the next request only when it has a
+//! free slot, so the queue's round-robin decides the order right up to the computation.
+//!
+//! A worker computes the ranking with the engine, stores it
 //! with its audit record and the `RecommendationReady` event in one transaction, rings the
 //! relay, and with `autoAssign` books the best candidate that is still free.
 
@@ -17,18 +21,22 @@ use dispatch_store::{
     AssignmentConflict, AuditRecord, RecommendationRecord, RecommendationStatus, RequestId,
     StoreError,
 };
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::assignment::{AssignError, Basis, Proposal, assign};
 use crate::error::ApiError;
 use crate::events::{EventEncodingError, RecommendationReady, outbox_entry};
+use crate::fairness::FairQueue;
 use crate::planning::{RegionLoadError, region_index};
 use crate::state::AppState;
 use crate::telemetry::{self, Origin};
 
 /// How many recommendation requests may wait.
 pub const QUEUE_CAPACITY: usize = 1024;
+
+/// The queue's subject for requests an earlier run accepted and the restart computes.
+pub const RESUMED: &str = "(resumed)";
 
 /// How long a shutdown waits for the computations under way.
 const DRAIN_LIMIT: Duration = Duration::from_secs(10);
@@ -65,7 +73,7 @@ pub enum RecommendationError {
 /// committed; what stays queued is computed after the restart (the store has it as pending).
 pub async fn run(
     state: AppState,
-    mut queue: mpsc::Receiver<RequestId>,
+    queue: Arc<FairQueue>,
     workers: usize,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -73,15 +81,21 @@ pub async fn run(
     let slots = Arc::new(Semaphore::new(workers));
     tokio::pin!(shutdown);
     loop {
+        // A free slot first, then the next request in turn: one taken early would wait for
+        // the slot while a quieter caller's request arrives behind it.
+        let slot = tokio::select! {
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let request_id = tokio::select! {
             next = queue.recv() => match next {
                 Some(request_id) => request_id,
                 None => break,
             },
             () = &mut shutdown => break,
-        };
-        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
-            return;
         };
         let state = state.clone();
         tokio::spawn(async move {
@@ -100,6 +114,7 @@ pub async fn run(
             drop(slot);
         });
     }
+    queue.close();
     let all = u32::try_from(workers).unwrap_or(u32::MAX);
     if tokio::time::timeout(DRAIN_LIMIT, slots.acquire_many(all))
         .await

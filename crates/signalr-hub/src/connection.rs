@@ -38,6 +38,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use crate::auth::Principal;
 use crate::handle::HubHandle;
 use crate::ids::ConnectionId;
+use crate::limits::UserSlot;
 use crate::method::{Caller, InvocationError};
 use crate::negotiation::{ResumeSlot, TokenGuard};
 use crate::options::{HubOptions, TransportKind};
@@ -56,6 +57,8 @@ pub(crate) struct ConnectionStart<S> {
     pub(crate) resume: Option<(Arc<ResumeSlot<S>>, mpsc::Receiver<S>)>,
     /// Bytes the client POSTed before the transport opened; read before the socket's.
     pub(crate) early_input: Vec<u8>,
+    /// Counts this connection against its user's cap until the connection ends.
+    pub(crate) user_slot: Option<UserSlot>,
 }
 
 /// What a connection runs on: an axum WebSocket, or an HTTP transport's channel socket.
@@ -274,6 +277,7 @@ async fn connected_hook(hub: &HubShared, caller: &Caller) -> Option<Close> {
 struct Registration {
     _entry: ConnectionGuard,
     _token: TokenGuard,
+    _user_slot: Option<UserSlot>,
 }
 
 /// The stateful-reconnect state of a connection that negotiated it.
@@ -336,6 +340,7 @@ impl<S: Socket> Connection<S> {
             principal,
             resume,
             early_input: _,
+            user_slot,
         } = start;
         let (queue_tx, queue_rx) = mpsc::channel(options.max_pending_messages.max(1));
         let abort = Arc::new(Notify::new());
@@ -383,6 +388,7 @@ impl<S: Socket> Connection<S> {
             registration: Registration {
                 _entry: entry,
                 _token: token,
+                _user_slot: user_slot,
             },
             caller,
             protocol,

@@ -23,7 +23,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::header::{
     ACCEPT, ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_HEADERS,
-    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, EXPIRES, ORIGIN, PRAGMA, VARY,
+    CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE, EXPIRES, ORIGIN, PRAGMA, RETRY_AFTER, VARY,
 };
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -36,7 +36,8 @@ use crate::auth::{AuthRequest, Principal, bearer_token};
 use crate::connection::{self, ConnectionStart};
 use crate::http_transport::{CloseOnDrop, HttpChannel, SendRefusal, frame_bytes, sse_event};
 use crate::ids::{ConnectionId, ConnectionToken};
-use crate::negotiation::{ClaimError, EarlyInput, ResumeSlot, TokenState};
+use crate::limits::UserSlot;
+use crate::negotiation::{ClaimError, EarlyInput, NegotiateRefusal, ResumeSlot, TokenState};
 use crate::options::{HubOptions, TransportKind};
 use crate::shared::HubShared;
 
@@ -73,6 +74,43 @@ fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str>
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
     (status, [(CONTENT_TYPE, "text/plain")], text).into_response()
+}
+
+/// A refusal for now, with `Retry-After` (seconds): a cap is reached, not an error.
+fn busy(status: StatusCode, text: &'static str) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, "text/plain"), (RETRY_AFTER, "1")],
+        text,
+    )
+        .into_response()
+}
+
+fn negotiate_refused(refusal: NegotiateRefusal) -> Response {
+    match refusal {
+        NegotiateRefusal::UserBusy => busy(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many negotiations waiting for their transport",
+        ),
+        NegotiateRefusal::Full => busy(StatusCode::SERVICE_UNAVAILABLE, "Server busy"),
+    }
+}
+
+/// Counts the new connection against its user's cap; `None` when the user is at it.
+fn user_slot(hub: &HubShared, principal: &Principal) -> Option<Option<UserSlot>> {
+    let slot = hub.user_connections.acquire(principal.user_id.as_ref());
+    if slot.is_none() {
+        tracing::debug!(user = ?principal.user_id, "connection refused: user at its cap");
+    }
+    slot
+}
+
+/// The answer to a connection over its user's cap.
+fn too_many_connections() -> Response {
+    busy(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many connections for this user",
+    )
 }
 
 /// Why a request is refused before it reaches the hub.
@@ -213,8 +251,8 @@ async fn negotiate(
     headers: HeaderMap,
     Query(params): Params,
 ) -> Response {
-    let origin = match admit(&hub, &headers, &params) {
-        Ok((origin, _)) => origin,
+    let (origin, principal) = match admit(&hub, &headers, &params) {
+        Ok(admitted) => admitted,
         Err(refused) => return refused.into_response(),
     };
     // Clients that send no version (the Python ones) get version 0, where the connection id
@@ -238,7 +276,17 @@ async fn negotiate(
     let stateful = hub.options.allow_stateful_reconnect
         && param(&params, "useStatefulReconnect")
             .is_some_and(|flag| flag.eq_ignore_ascii_case("true"));
-    let (connection_id, token) = hub.tokens.negotiate(version >= 1, stateful);
+    let (connection_id, token) =
+        match hub
+            .tokens
+            .negotiate(version >= 1, stateful, principal.user_id.as_ref())
+        {
+            Ok(issued) => issued,
+            Err(refusal) => {
+                tracing::debug!(?refusal, user = ?principal.user_id, "negotiate refused");
+                return with_cors(negotiate_refused(refusal), origin);
+            }
+        };
     let transports = hub.options.transports;
     let available_transports = [
         TransportKind::WebSockets,
@@ -346,9 +394,12 @@ fn websocket(
         .max_message_size(frame_limit)
         .max_frame_size(frame_limit);
     let mut resume = None;
-    let (connection_id, token, early_input) = match token {
+    let (connection_id, token, early_input, user_slot) = match token {
         // skipNegotiation: the WebSocket opens a brand-new connection on the spot.
-        None => (ConnectionId::random(), None, Vec::new()),
+        None => match user_slot(hub, &principal) {
+            Some(slot) => (ConnectionId::random(), None, Vec::new(), slot),
+            None => return too_many_connections(),
+        },
         Some(token) => {
             hub.tokens
                 .adopt(&token, hub.options.allow_stateful_reconnect);
@@ -361,12 +412,18 @@ fn websocket(
                     let _ = slot.sockets.send(socket).await;
                 });
             }
+            // A new logical connection from here on: it counts against its user's cap.
+            let Some(user_slot) = user_slot(hub, &principal) else {
+                return too_many_connections();
+            };
             if hub.tokens.negotiated_stateful(&token) {
                 resume = Some(ResumeSlot::new());
             }
             let slot = resume.as_ref().map(|(slot, _)| Arc::clone(slot));
             match hub.tokens.claim(&token, TokenState::WebSocket(slot)) {
-                Ok((connection_id, early_input)) => (connection_id, Some(token), early_input),
+                Ok((connection_id, early_input)) => {
+                    (connection_id, Some(token), early_input, user_slot)
+                }
                 Err(error) => return claim_refused(error),
             }
         }
@@ -378,6 +435,7 @@ fn websocket(
         principal,
         resume,
         early_input,
+        user_slot,
     };
     let hub = Arc::clone(hub);
     upgrade.on_upgrade(move |socket| connection::run(hub, start, socket))
@@ -432,6 +490,9 @@ async fn start_http_transport(
     principal: Principal,
     kind: TransportKind,
 ) -> Response {
+    let Some(user_slot) = user_slot(hub, &principal) else {
+        return too_many_connections();
+    };
     let (channel, socket, outgoing_rx) = HttpChannel::new(kind);
     let channel = Arc::new(channel);
     let (connection_id, early_input) = match hub
@@ -456,6 +517,7 @@ async fn start_http_transport(
         principal,
         resume: None,
         early_input,
+        user_slot,
     };
     tokio::spawn(connection::run(Arc::clone(hub), start, socket));
     match kind {

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::auth::{AuthError, AuthRequest, Authenticator, Principal};
 use crate::handle::HubHandle;
+use crate::limits::UserConnections;
 use crate::method::{Caller, FromArguments, HubError, MethodTable};
 use crate::negotiation::TokenTable;
 use crate::options::HubOptions;
@@ -92,7 +93,13 @@ impl HubBuilder {
                 key,
                 lifetime: self.options.connection_token_lifetime,
             });
-        let tokens = Arc::new(TokenTable::new(self.options.disconnect_timeout, signer));
+        let tokens = Arc::new(
+            TokenTable::new(self.options.disconnect_timeout, signer).with_pending_caps(
+                self.options.max_pending_negotiations,
+                self.options.max_pending_negotiations_per_user,
+            ),
+        );
+        let user_connections = UserConnections::new(self.options.max_connections_per_user);
         Hub {
             shared: Arc::new(HubShared {
                 options: self.options,
@@ -103,6 +110,7 @@ impl HubBuilder {
                 registry: Arc::new(Registry::default()),
                 tokens,
                 replay_bytes: Arc::new(AtomicUsize::new(0)),
+                user_connections,
             }),
         }
     }

@@ -23,6 +23,7 @@
 //! | 3 | `http_transport` | Server-Sent Events and Long Polling behind a channel-backed socket |
 //! | 2 | `options` | [`HubOptions`], [`Transports`] and the transport kinds |
 //! | 1 | `auth` | the authentication hook's request and [`Principal`] |
+//! | 1 | `limits` | per-user connection counts with their cap (a slot travels with the connection) |
 //! | 1 | `token` | signed connection tokens ([`HubOptions::connection_token_key`]), so that a WebSocket may open on another node than the one that answered negotiate |
 //! | 0 | `ids` | connection, user and token identifiers |
 //! | 0 | `outbound` | what is queued for a connection's task: messages encoded once per protocol, Close |
@@ -55,6 +56,7 @@ mod http;
 mod http_transport;
 mod hub;
 mod ids;
+mod limits;
 mod method;
 mod negotiation;
 mod options;

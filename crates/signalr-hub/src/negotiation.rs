@@ -24,7 +24,7 @@ use axum::extract::ws::WebSocket;
 use tokio::sync::mpsc;
 
 use crate::http_transport::HttpChannel;
-use crate::ids::{ConnectionId, ConnectionToken};
+use crate::ids::{ConnectionId, ConnectionToken, UserId};
 use crate::token::{TokenSigner, unix_now_ms};
 
 /// The door a reconnecting client's new WebSocket comes through, kept with the token.
@@ -72,6 +72,9 @@ struct TokenEntry {
     /// Bytes POSTed before any transport claimed the token (signalrcore's long polling sends
     /// its handshake before its first poll); the transport's connection reads them first.
     early_input: Vec<u8>,
+    /// Who negotiated it (counted in `pending_by_user` while negotiated); `None` for
+    /// anonymous negotiations and tokens adopted from another node.
+    user: Option<UserId>,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,9 @@ struct Tokens {
     /// bounds this map.
     spent: HashMap<ConnectionToken, u64>,
     last_sweep: Instant,
+    /// Entries in the `Negotiated` state, all together and per user.
+    pending: usize,
+    pending_by_user: HashMap<UserId, usize>,
 }
 
 impl Tokens {
@@ -92,9 +98,19 @@ impl Tokens {
         if now.duration_since(self.last_sweep) < Duration::from_secs(1) {
             return;
         }
-        self.by_token.retain(|_, entry| {
-            !matches!(entry.state, TokenState::Negotiated)
-                || now.duration_since(entry.issued) < entry.window
+        let Self {
+            by_token,
+            pending,
+            pending_by_user,
+            ..
+        } = self;
+        by_token.retain(|_, entry| {
+            let keep = !matches!(entry.state, TokenState::Negotiated)
+                || now.duration_since(entry.issued) < entry.window;
+            if !keep {
+                left_negotiated(pending, pending_by_user, entry.user.as_ref());
+            }
+            keep
         });
         if !self.spent.is_empty() {
             let now_ms = unix_now_ms();
@@ -102,6 +118,32 @@ impl Tokens {
         }
         self.last_sweep = now;
     }
+}
+
+/// One entry left the `Negotiated` state (claimed, expired or removed): uncount it.
+fn left_negotiated(
+    pending: &mut usize,
+    pending_by_user: &mut HashMap<UserId, usize>,
+    user: Option<&UserId>,
+) {
+    *pending = pending.saturating_sub(1);
+    if let Some(user) = user
+        && let Some(count) = pending_by_user.get_mut(user)
+    {
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            pending_by_user.remove(user);
+        }
+    }
+}
+
+/// Why negotiate issued no token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NegotiateRefusal {
+    /// This user has `max_pending_negotiations_per_user` waiting already: 429.
+    UserBusy,
+    /// The node has `max_pending_negotiations` waiting already: 503.
+    Full,
 }
 
 /// What became of a POST body for a token that has no transport yet.
@@ -131,6 +173,9 @@ pub(crate) struct TokenTable {
     disconnect_timeout: Duration,
     /// With a key, negotiate signs its tokens and other nodes' tokens are accepted.
     signer: Option<TokenSigner>,
+    /// Most entries waiting for their transport, all together and per user.
+    max_pending: usize,
+    max_pending_per_user: usize,
 }
 
 impl TokenTable {
@@ -142,10 +187,28 @@ impl TokenTable {
                 by_token: HashMap::new(),
                 spent: HashMap::new(),
                 last_sweep: Instant::now(),
+                pending: 0,
+                pending_by_user: HashMap::new(),
             }),
             disconnect_timeout,
             signer,
+            max_pending: usize::MAX,
+            max_pending_per_user: usize::MAX,
         }
+    }
+
+    /// The same table, refusing negotiations beyond `total` waiting for their transport, or
+    /// beyond `per_user` of one user.
+    pub(crate) fn with_pending_caps(mut self, total: usize, per_user: usize) -> Self {
+        self.max_pending = total;
+        self.max_pending_per_user = per_user;
+        self
+    }
+
+    /// Negotiations waiting for their transport now.
+    #[cfg(test)]
+    pub(crate) fn pending(&self) -> usize {
+        self.tokens().pending
     }
 
     // A panic while holding the lock leaves the maps consistent (every mutation is a single
@@ -165,11 +228,15 @@ impl TokenTable {
     /// Issues a connection id and token for a negotiate request. Negotiate version 0 has no
     /// separate token: the connection id is the token. With a signing key the token is signed
     /// (see the `token` module); otherwise it is random.
+    ///
+    /// Refused when `user` (or the node) has as many negotiations waiting as its cap allows:
+    /// each entry is held until claimed or expired, so the caps bound this table's memory.
     pub(crate) fn negotiate(
         &self,
         separate_token: bool,
         stateful: bool,
-    ) -> (ConnectionId, ConnectionToken) {
+        user: Option<&UserId>,
+    ) -> Result<(ConnectionId, ConnectionToken), NegotiateRefusal> {
         // Signing happens before taking the lock.
         let (connection_id, token, window, signed_expiry) = match &self.signer {
             None => {
@@ -194,7 +261,18 @@ impl TokenTable {
         let now = Instant::now();
         let mut tokens = self.tokens();
         tokens.sweep(now);
-        tokens.by_token.insert(
+        if tokens.pending >= self.max_pending {
+            return Err(NegotiateRefusal::Full);
+        }
+        if let Some(user) = user {
+            let count = tokens.pending_by_user.entry(user.clone()).or_insert(0);
+            if *count >= self.max_pending_per_user {
+                return Err(NegotiateRefusal::UserBusy);
+            }
+            *count += 1;
+        }
+        tokens.pending += 1;
+        let replaced = tokens.by_token.insert(
             token.clone(),
             TokenEntry {
                 connection_id: connection_id.clone(),
@@ -204,9 +282,22 @@ impl TokenTable {
                 window,
                 signed_expiry,
                 early_input: Vec::new(),
+                user: user.cloned(),
             },
         );
-        (connection_id, token)
+        // Tokens are random or carry a random id: a repeat is not expected, but stays counted
+        // right if it happens.
+        if let Some(old) = replaced
+            && matches!(old.state, TokenState::Negotiated)
+        {
+            let Tokens {
+                pending,
+                pending_by_user,
+                ..
+            } = &mut *tokens;
+            left_negotiated(pending, pending_by_user, old.user.as_ref());
+        }
+        Ok((connection_id, token))
     }
 
     /// A transport request brought `token`. If the table does not know it, but it is signed
@@ -246,8 +337,13 @@ impl TokenTable {
             tracing::debug!(%connection_id, "connection token already used on this node");
             return;
         }
-        tokens.by_token.entry(token.clone()).or_insert_with(|| {
-            tracing::debug!(%connection_id, "signed connection token taken in");
+        if tokens.by_token.contains_key(token) {
+            return;
+        }
+        tracing::debug!(%connection_id, "signed connection token taken in");
+        tokens.pending += 1;
+        tokens.by_token.insert(
+            token.clone(),
             TokenEntry {
                 connection_id,
                 stateful: claims.stateful && allow_stateful,
@@ -256,8 +352,9 @@ impl TokenTable {
                 window: Duration::from_millis(claims.expires_at_ms.saturating_sub(now_ms)),
                 signed_expiry: Some(claims.expires_at_ms),
                 early_input: Vec::new(),
-            }
-        });
+                user: None,
+            },
+        );
     }
 
     /// Marks a negotiated token as served by a transport and returns its connection id, with
@@ -268,16 +365,24 @@ impl TokenTable {
         transport: TokenState,
     ) -> Result<(ConnectionId, Vec<u8>), ClaimError> {
         let mut tokens = self.tokens();
-        let Some(entry) = tokens.by_token.get_mut(token) else {
+        let Tokens {
+            by_token,
+            pending,
+            pending_by_user,
+            ..
+        } = &mut *tokens;
+        let Some(entry) = by_token.get_mut(token) else {
             return Err(ClaimError::Unknown);
         };
         match entry.state {
             TokenState::WebSocket(_) | TokenState::Http(_) => Err(ClaimError::AlreadyActive),
             TokenState::Negotiated if entry.issued.elapsed() >= entry.window => {
-                tokens.by_token.remove(token);
+                left_negotiated(pending, pending_by_user, entry.user.as_ref());
+                by_token.remove(token);
                 Err(ClaimError::Unknown)
             }
             TokenState::Negotiated => {
+                left_negotiated(pending, pending_by_user, entry.user.as_ref());
                 entry.state = transport;
                 Ok((
                     entry.connection_id.clone(),
@@ -298,12 +403,19 @@ impl TokenTable {
         limit: usize,
     ) -> EarlyInput {
         let mut tokens = self.tokens();
-        let Some(entry) = tokens.by_token.get_mut(token) else {
+        let Tokens {
+            by_token,
+            pending,
+            pending_by_user,
+            ..
+        } = &mut *tokens;
+        let Some(entry) = by_token.get_mut(token) else {
             return EarlyInput::NotWaiting(None);
         };
         match entry.state {
             TokenState::Negotiated if entry.issued.elapsed() >= entry.window => {
-                tokens.by_token.remove(token);
+                left_negotiated(pending, pending_by_user, entry.user.as_ref());
+                by_token.remove(token);
                 EarlyInput::NotWaiting(None)
             }
             TokenState::Negotiated if entry.early_input.len() + body.len() > limit => {
@@ -337,11 +449,18 @@ impl TokenTable {
     /// it expires, so a replay cannot re-create its connection here.
     fn release(&self, token: &ConnectionToken) {
         let mut tokens = self.tokens();
-        if let Some(TokenEntry {
-            signed_expiry: Some(expiry),
-            ..
-        }) = tokens.by_token.remove(token)
-        {
+        let Some(entry) = tokens.by_token.remove(token) else {
+            return;
+        };
+        if matches!(entry.state, TokenState::Negotiated) {
+            let Tokens {
+                pending,
+                pending_by_user,
+                ..
+            } = &mut *tokens;
+            left_negotiated(pending, pending_by_user, entry.user.as_ref());
+        }
+        if let Some(expiry) = entry.signed_expiry {
             tokens.sweep(Instant::now());
             tokens.spent.insert(token.clone(), expiry);
         }
@@ -371,7 +490,7 @@ mod tests {
     #[test]
     fn tokens_are_claimed_once_and_released() {
         let table = Arc::new(TokenTable::new(Duration::from_secs(15), None));
-        let (id, token) = table.negotiate(true, false);
+        let (id, token) = table.negotiate(true, false, None).expect("under the caps");
         assert!(matches!(
             table.token_state(&token),
             Some(TokenState::Negotiated)
@@ -398,7 +517,7 @@ mod tests {
     #[test]
     fn expired_negotiations_cannot_be_claimed() {
         let table = Arc::new(TokenTable::new(Duration::ZERO, None));
-        let (_, token) = table.negotiate(true, false);
+        let (_, token) = table.negotiate(true, false, None).expect("under the caps");
         assert_eq!(
             table.claim(&token, TokenState::WebSocket(None)),
             Err(ClaimError::Unknown)
@@ -419,7 +538,7 @@ mod tests {
     fn a_signed_token_opens_on_another_registry_with_the_same_key() {
         let a = signed("cluster", Duration::from_secs(30));
         let b = signed("cluster", Duration::from_secs(30));
-        let (id, token) = a.negotiate(true, true);
+        let (id, token) = a.negotiate(true, true, None).expect("under the caps");
         assert_ne!(id.as_str(), token.as_str());
         assert!(b.token_state(&token).is_none());
         b.adopt(&token, true);
@@ -447,7 +566,7 @@ mod tests {
     #[test]
     fn a_locally_issued_signed_token_is_spent_once_released() {
         let a = signed("cluster", Duration::from_secs(30));
-        let (_, token) = a.negotiate(true, false);
+        let (_, token) = a.negotiate(true, false, None).expect("under the caps");
         assert!(a.claim(&token, TokenState::WebSocket(None)).is_ok());
         a.release(&token);
         a.adopt(&token, true);
@@ -461,11 +580,11 @@ mod tests {
     fn adopted_tokens_follow_the_local_stateful_setting_and_version_0() {
         let a = signed("cluster", Duration::from_secs(30));
         let b = signed("cluster", Duration::from_secs(30));
-        let (_, token) = a.negotiate(true, true);
+        let (_, token) = a.negotiate(true, true, None).expect("under the caps");
         b.adopt(&token, false);
         assert!(!b.negotiated_stateful(&token));
         // Negotiate version 0: the connection id is the token, on every node.
-        let (id, token) = a.negotiate(false, false);
+        let (id, token) = a.negotiate(false, false, None).expect("under the caps");
         assert_eq!(id.as_str(), token.as_str());
         b.adopt(&token, true);
         assert_eq!(
@@ -478,15 +597,15 @@ mod tests {
     fn other_keys_expired_and_random_tokens_are_not_adopted() {
         let a = signed("cluster", Duration::from_secs(30));
         let other = signed("another cluster", Duration::from_secs(30));
-        let (_, token) = a.negotiate(true, false);
+        let (_, token) = a.negotiate(true, false, None).expect("under the caps");
         other.adopt(&token, true);
         assert!(other.token_state(&token).is_none());
         let short = signed("cluster", Duration::ZERO);
-        let (_, expired) = short.negotiate(true, false);
+        let (_, expired) = short.negotiate(true, false, None).expect("under the caps");
         a.adopt(&expired, true);
         assert!(a.token_state(&expired).is_none());
         let plain = Arc::new(TokenTable::new(Duration::from_secs(15), None));
-        let (_, random) = plain.negotiate(true, false);
+        let (_, random) = plain.negotiate(true, false, None).expect("under the caps");
         a.adopt(&random, true);
         assert!(a.token_state(&random).is_none());
         // Without a key nothing is adopted, signed or not.
@@ -495,9 +614,52 @@ mod tests {
     }
 
     #[test]
+    fn pending_negotiations_are_capped_per_user_and_in_all() {
+        let table =
+            Arc::new(TokenTable::new(Duration::from_secs(15), None).with_pending_caps(3, 2));
+        let ana = UserId::from("ana");
+        let (_, first) = table.negotiate(true, false, Some(&ana)).expect("1st");
+        table.negotiate(true, false, Some(&ana)).expect("2nd");
+        assert_eq!(
+            table.negotiate(true, false, Some(&ana)),
+            Err(NegotiateRefusal::UserBusy)
+        );
+        // Claiming one frees a place in the user's share.
+        assert!(table.claim(&first, TokenState::WebSocket(None)).is_ok());
+        table
+            .negotiate(true, false, Some(&ana))
+            .expect("after a claim");
+        table
+            .negotiate(true, false, None)
+            .expect("anonymous, 3rd in all");
+        assert_eq!(table.pending(), 3);
+        assert_eq!(
+            table.negotiate(true, false, Some(&UserId::from("bo"))),
+            Err(NegotiateRefusal::Full)
+        );
+        table.release(&first);
+        assert_eq!(table.pending(), 3, "a claimed token was not pending");
+    }
+
+    #[test]
+    fn expired_negotiations_leave_the_count() {
+        let table = Arc::new(TokenTable::new(Duration::ZERO, None).with_pending_caps(1, 1));
+        let ana = UserId::from("ana");
+        let (_, token) = table.negotiate(true, false, Some(&ana)).expect("1st");
+        assert_eq!(
+            table.claim(&token, TokenState::WebSocket(None)),
+            Err(ClaimError::Unknown)
+        );
+        assert_eq!(table.pending(), 0);
+        table
+            .negotiate(true, false, Some(&ana))
+            .expect("room again");
+    }
+
+    #[test]
     fn bytes_posted_before_the_transport_go_to_the_claim() {
         let table = Arc::new(TokenTable::new(Duration::from_secs(15), None));
-        let (id, token) = table.negotiate(false, false);
+        let (id, token) = table.negotiate(false, false, None).expect("under the caps");
         assert!(matches!(
             table.keep_early_input(&token, b"ab", 4),
             EarlyInput::Kept

@@ -63,6 +63,18 @@ pub struct HubOptions {
     /// or resumable connection is not affected. Also how long a node remembers a used token to
     /// refuse replays, so it bounds that memory.
     pub connection_token_lifetime: Duration,
+    /// Connections one user ([`Principal::user_id`](crate::Principal)) may hold at once on
+    /// this node; the next transport request is answered 429. `None` (the default, as in
+    /// ASP.NET Core): no cap. Anonymous connections are not counted.
+    pub max_connections_per_user: Option<usize>,
+    /// Negotiations waiting for their first transport, all users together; beyond it negotiate
+    /// answers 503. Each waits at most `disconnect_timeout` (or the token lifetime), so this
+    /// and that bound the memory negotiations hold however fast clients negotiate.
+    pub max_pending_negotiations: usize,
+    /// Negotiations one user may have waiting for their first transport; beyond it negotiate
+    /// answers 429 until some are claimed or expire. Anonymous negotiations count only in
+    /// [`max_pending_negotiations`](Self::max_pending_negotiations).
+    pub max_pending_negotiations_per_user: usize,
 }
 
 /// The transports a hub offers, listed in negotiate in this order.
@@ -151,6 +163,9 @@ impl Default for HubOptions {
             max_total_replay_bytes: 64 * 1024 * 1024,
             connection_token_key: None,
             connection_token_lifetime: Duration::from_secs(30),
+            max_connections_per_user: None,
+            max_pending_negotiations: 10_000,
+            max_pending_negotiations_per_user: 32,
         }
     }
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::AtomicUsize;
 use futures_util::future::BoxFuture;
 
 use crate::auth::{AuthError, AuthRequest, Authenticator, Principal};
+use crate::limits::UserConnections;
 use crate::method::{Caller, HubError, MethodTable};
 use crate::negotiation::TokenTable;
 use crate::options::HubOptions;
@@ -33,6 +34,8 @@ pub(crate) struct HubShared {
     pub(crate) tokens: Arc<TokenTable>,
     /// Replay bytes held by all stateful connections, for the hub-wide cap.
     pub(crate) replay_bytes: Arc<AtomicUsize>,
+    /// Live connections per user, for `max_connections_per_user`.
+    pub(crate) user_connections: Arc<UserConnections>,
 }
 
 impl HubShared {

@@ -8,7 +8,6 @@ use chrono::Utc;
 use dispatch_core::{DEFAULT_LIMIT, JobId, JobStatus};
 use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId};
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc::error::TrySendError;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -17,10 +16,12 @@ use crate::api::jobs::dispatchable_job;
 use crate::auth::{Identity, require_dispatcher};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
+use crate::fairness::QueueRefusal;
 use crate::openapi::{
-    BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
+    BodyProblems, Forbidden, IdempotencyKey, NotFound, RateLimited, Unauthenticated, Unavailable,
 };
 use crate::state::AppState;
+use crate::telemetry;
 
 /// The recommendation routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -74,13 +75,21 @@ const MAX_LIMIT: u32 = 200;
             body = RecommendationAccepted),
         (status = 409, description = "The job is not open (`job-not-open`), or a request with this Idempotency-Key is still running (`idempotency-in-progress`)",
             body = Problem, content_type = "application/problem+json"),
-        NotFound, BodyProblems, Unauthenticated, Forbidden, Unavailable))]
+        NotFound, BodyProblems, Unauthenticated, Forbidden, RateLimited, Unavailable))]
 async fn ask(
     State(state): State<AppState>,
     identity: Identity,
     ApiJson(request): ApiJson<RecommendationRequest>,
 ) -> Result<Response, ApiError> {
     require_dispatcher(&identity)?;
+    // Before any work: a caller over its rate costs a map lookup, nothing more.
+    if let Err(retry_after) = state.limiters.recommendations.check(&identity.sub) {
+        metrics::counter!(telemetry::REFUSALS, "reason" => "rate-recommendations").increment(1);
+        return Err(ApiError::TooManyRequests {
+            detail: "too many recommendation requests from this caller; retry after the time in Retry-After".to_owned(),
+            retry_after,
+        });
+    }
     let limit = request.limit.unwrap_or(DEFAULT_LIMIT as u32);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::validation(
@@ -96,12 +105,19 @@ async fn ask(
         ));
     }
     // Reserve the queue slot before storing, so a full queue leaves nothing behind.
-    let permit = state.work.try_reserve().map_err(|error| match error {
-        TrySendError::Full(()) => ApiError::Unavailable(
-            "too many recommendations are being computed; retry shortly".to_owned(),
-        ),
-        TrySendError::Closed(()) => {
-            ApiError::Unavailable("the service is shutting down".to_owned())
+    let permit = state.work.try_reserve(&identity.sub).map_err(|refusal| {
+        let reason = match refusal {
+            QueueRefusal::Share => "queue-share",
+            QueueRefusal::Full => "queue-full",
+            QueueRefusal::Closed => "shutting-down",
+        };
+        metrics::counter!(telemetry::REFUSALS, "reason" => reason).increment(1);
+        match refusal {
+            QueueRefusal::Share => ApiError::TooManyRequests {
+                detail: refusal.to_string(),
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            QueueRefusal::Full | QueueRefusal::Closed => ApiError::Unavailable(refusal.to_string()),
         }
     })?;
     let record = RecommendationRecord {

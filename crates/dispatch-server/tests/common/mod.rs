@@ -91,13 +91,32 @@ pub async fn start() -> TestServer {
 }
 
 pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
+    start_with(
+        dir,
+        dispatch_server::RunOptions::default(),
+        HubOptions::default(),
+        dispatch_server::fairness::ApiLimits::UNLIMITED,
+    )
+    .await
+}
+
+/// A service with these run options (HTTP limits), hub options and per-subject limits.
+pub async fn start_with(
+    dir: tempfile::TempDir,
+    options: dispatch_server::RunOptions,
+    hub_options: HubOptions,
+    limits: dispatch_server::fairness::ApiLimits,
+) -> TestServer {
     let url = format!("sqlite://{}", dir.path().join("dispatch.db").display());
     let store = Store::connect(&url).await.expect("store");
-    let service = Service::new(
+    let (backplane, subscription) = dispatch_backplane::Backplane::in_process();
+    let service = Service::with_limits(
         store.clone(),
         JwtKeys::new(SECRET),
         false,
-        HubOptions::default(),
+        hub_options,
+        (backplane, subscription),
+        limits,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -106,7 +125,7 @@ pub async fn start_in(dir: tempfile::TempDir) -> TestServer {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         let _ = service
-            .run(listener, dispatch_server::RunOptions::default(), async {
+            .run(listener, options, async {
                 let _ = stopped.await;
             })
             .await;
