@@ -50,8 +50,15 @@ pub struct Api {
 
 impl Api {
     pub fn new(addr: SocketAddr) -> Api {
+        Api::bound(addr, None)
+    }
+
+    /// A client whose connections come from the loopback address `local` (127.0.0.x), so
+    /// that per-address caps see it apart from others.
+    pub fn bound(addr: SocketAddr, local: Option<std::net::IpAddr>) -> Api {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        connector.set_local_address(local);
         let http = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(64)
             .build(connector);
@@ -610,4 +617,28 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
         return 0.0;
     }
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+impl HubClient {
+    /// [`HubClient::connect`] over a connection from the loopback address `local`.
+    pub async fn connect_from(local: std::net::IpAddr, addr: SocketAddr, token: &str) -> HubClient {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.bind(SocketAddr::new(local, 0)).expect("bind");
+        let stream = socket.connect(addr).await.expect("connect");
+        let url = format!("ws://{addr}/hub/v1?access_token={token}");
+        let (ws, _) =
+            tokio_tungstenite::client_async(url, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+                .await
+                .expect("hub connect");
+        let mut client = HubClient {
+            ws,
+            pending: Vec::new(),
+            next_id: 0,
+        };
+        client
+            .send(&format!("{{\"protocol\":\"json\",\"version\":1}}{RS}"))
+            .await;
+        assert_eq!(client.next(Duration::from_secs(5)).await, Some(json!({})));
+        client
+    }
 }
