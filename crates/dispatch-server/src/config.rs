@@ -137,6 +137,9 @@ pub struct ServeArgs {
     /// Plan requests one caller may make at once above its rate.
     #[arg(long, env = "DISPATCH_PLAN_BURST", default_value_t = 3)]
     pub plan_burst: u32,
+    /// Plans one caller may have running or waiting on this node; beyond, 429.
+    #[arg(long, env = "DISPATCH_PLAN_SHARE", default_value_t = 4)]
+    pub plan_share: usize,
     /// Places one caller may hold in the recommendation queue (of 1,024); beyond, 429.
     #[arg(long, env = "DISPATCH_QUEUE_SHARE", default_value_t = 64)]
     pub queue_share: usize,
@@ -192,6 +195,7 @@ impl ServeArgs {
                 burst: self.plan_burst,
             },
             queue_share: self.queue_share,
+            plan_share: self.plan_share,
         }
     }
 

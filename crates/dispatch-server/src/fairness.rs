@@ -3,6 +3,8 @@
 //! * [`RateLimiter`] — a token bucket per subject: a caller may make `burst` calls at once and
 //!   `per_minute` on average; beyond, the call is refused with `429` and `Retry-After` before
 //!   any work is done (no database read, no queue place).
+//! * [`Shares`] — the plans a node holds (running or waiting): at most `plan_share` of them
+//!   per subject, so one caller cannot take every place.
 //! * [`FairQueue`] — the recommendation queue: one FIFO per subject, served round-robin, each
 //!   holding at most `share` requests. A caller flooding it fills only its own share (its
 //!   next request is `429`), and a quiet caller's request is taken at the next turn, after at
@@ -44,6 +46,8 @@ pub struct ApiLimits {
     pub plans: Rate,
     /// Places one subject may hold in the recommendation queue.
     pub queue_share: usize,
+    /// Plans one subject may have running or waiting on a node.
+    pub plan_share: usize,
 }
 
 impl ApiLimits {
@@ -53,6 +57,7 @@ impl ApiLimits {
         recommendations: Rate::UNLIMITED,
         plans: Rate::UNLIMITED,
         queue_share: usize::MAX,
+        plan_share: usize::MAX,
     };
 }
 
@@ -69,6 +74,7 @@ impl Default for ApiLimits {
                 burst: 3,
             },
             queue_share: 64,
+            plan_share: 4,
         }
     }
 }
@@ -144,6 +150,8 @@ pub struct Limiters {
     pub recommendations: RateLimiter,
     /// `POST /api/v1/plans`.
     pub plans: RateLimiter,
+    /// The plans each subject holds on this node.
+    pub plan_places: Arc<Shares>,
 }
 
 impl Limiters {
@@ -152,6 +160,61 @@ impl Limiters {
         Self {
             recommendations: RateLimiter::new(limits.recommendations),
             plans: RateLimiter::new(limits.plans),
+            plan_places: Arc::new(Shares::new(limits.plan_share)),
+        }
+    }
+}
+
+/// How many places each subject holds, with a cap per subject.
+#[derive(Debug)]
+pub struct Shares {
+    cap: usize,
+    held: Mutex<HashMap<String, usize>>,
+}
+
+/// One place of a subject, held until dropped.
+#[derive(Debug)]
+pub struct Share {
+    owner: Arc<Shares>,
+    subject: String,
+}
+
+impl Shares {
+    /// At most `cap` places per subject.
+    pub fn new(cap: usize) -> Self {
+        Self {
+            cap: cap.max(1),
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn held(&self) -> MutexGuard<'_, HashMap<String, usize>> {
+        self.held.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One more place for `subject`, or `None` when it holds its share.
+    pub fn acquire(self: &Arc<Self>, subject: &str) -> Option<Share> {
+        let mut held = self.held();
+        let count = held.entry(subject.to_owned()).or_insert(0);
+        if *count >= self.cap {
+            return None;
+        }
+        *count += 1;
+        Some(Share {
+            owner: Arc::clone(self),
+            subject: subject.to_owned(),
+        })
+    }
+}
+
+impl Drop for Share {
+    fn drop(&mut self) {
+        let mut held = self.owner.held();
+        if let Some(count) = held.get_mut(&self.subject) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                held.remove(&self.subject);
+            }
         }
     }
 }
@@ -409,6 +472,17 @@ mod tests {
             queue.try_reserve("a").map(|_| ()),
             Err(QueueRefusal::Closed)
         );
+    }
+
+    #[test]
+    fn a_subject_holds_at_most_its_share_of_places() {
+        let shares = Arc::new(Shares::new(2));
+        let first = shares.acquire("ana").expect("1st");
+        let _second = shares.acquire("ana").expect("2nd");
+        assert!(shares.acquire("ana").is_none());
+        assert!(shares.acquire("bo").is_some());
+        drop(first);
+        assert!(shares.acquire("ana").is_some());
     }
 
     #[test]

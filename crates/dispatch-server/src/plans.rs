@@ -85,6 +85,9 @@ pub struct Admission(
     /// Held until the plan's end is stored.
     #[allow(dead_code)]
     OwnedSemaphorePermit,
+    /// The caller's place among its share of plans (`fairness::Shares`), held as long.
+    #[allow(dead_code)]
+    Option<crate::fairness::Share>,
 );
 
 /// Everything a search needs, read when the plan was asked for.
@@ -109,10 +112,11 @@ impl Planner {
         self.admission.add_permits(workers.max(1));
     }
 
-    /// A place for one more plan, or 503 when this node holds as many as it may.
-    pub fn admit(&self) -> Result<Admission, ApiError> {
+    /// A place for one more plan, or 503 when this node holds as many as it may; `share` is
+    /// the caller's place among its own share, kept with the plan.
+    pub fn admit(&self, share: Option<crate::fairness::Share>) -> Result<Admission, ApiError> {
         match Arc::clone(&self.admission).try_acquire_owned() {
-            Ok(permit) => Ok(Admission(permit)),
+            Ok(permit) => Ok(Admission(permit, share)),
             Err(TryAcquireError::NoPermits) => Err(ApiError::Unavailable(
                 "too many plans are running on this node; retry shortly".to_owned(),
             )),

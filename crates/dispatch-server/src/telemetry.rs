@@ -60,7 +60,7 @@ pub const HTTP_CONNECTIONS_OPEN: &str = "dispatch_http_connections_open";
 /// Connections closed by a clock, by `phase` (`header`, `body`, `idle`).
 pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
 /// Work refused to protect the node or other callers, by `reason`: `connections-node`,
-/// `connections-address`, `rate-recommendations`, `rate-plans`, `queue-share`, `queue-full`,
+/// `connections-address`, `rate-recommendations`, `rate-plans`, `plan-share`, `queue-share`, `queue-full`,
 /// `shutting-down`, `hub-negotiations`, `hub-connections`, `accept-failed`.
 pub const REFUSALS: &str = "dispatch_refusals_total";
 

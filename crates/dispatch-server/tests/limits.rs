@@ -460,3 +460,35 @@ async fn the_hub_caps_connections_and_pending_negotiations_per_subject() {
             >= 1.0
     );
 }
+
+#[tokio::test]
+async fn plans_are_rate_limited_per_subject_too() {
+    let limits = ApiLimits {
+        plans: Rate {
+            per_minute: 1,
+            burst: 1,
+        },
+        ..ApiLimits::default()
+    };
+    let server = server(HttpLimits::default(), HubOptions::default(), limits).await;
+    world(&server, 1).await;
+    let now = chrono::Utc::now();
+    let body = json!({
+        "region": "west",
+        "from": iso(now),
+        "to": iso(now + chrono::Duration::days(2)),
+        "timeLimitSeconds": 1,
+        "seed": 1
+    });
+    let token = server.dispatcher("west");
+    let first = server
+        .call("POST", "/api/v1/plans", Some(&token), Some(&body))
+        .await;
+    assert_eq!(first.status, 202, "{first:?}");
+    let second = server
+        .call("POST", "/api/v1/plans", Some(&token), Some(&body))
+        .await;
+    assert_eq!(second.status, 429, "{second:?}");
+    assert_eq!(second.body["type"], "urn:dispatch:problem:rate-limited");
+    assert!(second.header("retry-after").is_some());
+}

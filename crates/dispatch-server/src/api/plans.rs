@@ -21,10 +21,11 @@ use crate::auth::{Identity, require_dispatcher};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::openapi::{
-    BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
+    BodyProblems, Forbidden, IdempotencyKey, NotFound, RateLimited, Unauthenticated, Unavailable,
 };
 use crate::plans::{APPLY_STALE_AFTER, PlanJob, apply as apply_plan};
 use crate::state::AppState;
+use crate::telemetry;
 
 /// The plan routes.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -230,13 +231,31 @@ async fn jobs_to_plan(
             "jobIds": null, "moveAutomatic": false, "timeLimitSeconds": 10, "seed": 1})),
     responses((status = 202, description = "Accepted: searching in the background; read it with `getPlan`",
             body = PlanAccepted, headers(("Location" = String, description = "The plan's URL"))),
-        BodyProblems, Unauthenticated, Forbidden, Unavailable))]
+        BodyProblems, Unauthenticated, Forbidden, RateLimited, Unavailable))]
 async fn ask(
     State(state): State<AppState>,
     identity: Identity,
     ApiJson(request): ApiJson<PlanRequest>,
 ) -> Result<Response, ApiError> {
     require_dispatcher(&identity)?;
+    // Before any work: a caller over its rate or its share of the node's plans costs a map
+    // lookup, nothing more.
+    if let Err(retry_after) = state.limiters.plans.check(&identity.sub) {
+        metrics::counter!(telemetry::REFUSALS, "reason" => "rate-plans").increment(1);
+        return Err(ApiError::TooManyRequests {
+            detail: "too many plan requests from this caller; retry after the time in Retry-After"
+                .to_owned(),
+            retry_after,
+        });
+    }
+    let Some(share) = state.limiters.plan_places.acquire(&identity.sub) else {
+        metrics::counter!(telemetry::REFUSALS, "reason" => "plan-share").increment(1);
+        return Err(ApiError::TooManyRequests {
+            detail: "this caller has as many plans running as it may; wait for one to end"
+                .to_owned(),
+            retry_after: std::time::Duration::from_secs(5),
+        });
+    };
     let region_id = RegionId::new(request.region.clone());
     if !identity.can_dispatch(&region_id) {
         return Err(ApiError::Forbidden(format!(
@@ -250,7 +269,7 @@ async fn ask(
     let (jobs, movable) = jobs_to_plan(&state, &region_id, &request).await?;
     let config = state.store.current_config().await?;
     // Take the place before storing, so a full node leaves nothing behind.
-    let admission = state.plans.admit()?;
+    let admission = state.plans.admit(Some(share))?;
     let record = PlanRecord {
         plan_id: PlanId::from(Uuid::new_v4()),
         region: region_id,
