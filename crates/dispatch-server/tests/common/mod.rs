@@ -620,6 +620,12 @@ pub fn percentile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl HubClient {
+    /// Sends a Ping, as the official clients do every 15 s: the server closes a connection
+    /// whose client stays silent for its client timeout (30 s).
+    pub async fn ping(&mut self) {
+        self.send(&format!("{{\"type\":6}}{RS}")).await;
+    }
+
     /// [`HubClient::connect`] over a connection from the loopback address `local`.
     pub async fn connect_from(local: std::net::IpAddr, addr: SocketAddr, token: &str) -> HubClient {
         let socket = tokio::net::TcpSocket::new_v4().expect("socket");
