@@ -128,8 +128,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_connections_per_address = http.max_connections_per_address,
         "open-files limit (soft raised to hard) and connection caps"
     );
-    let listener = tokio::net::TcpListener::bind(args.addr)
-        .await
+    let listener = crate::serve::listen(args.addr)
         .with_context(|| format!("cannot listen on {}", args.addr))?;
     tracing::info!(addr = %listener.local_addr()?, "dispatch is serving");
     let service = Service::with_limits(

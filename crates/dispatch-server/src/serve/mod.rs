@@ -125,6 +125,24 @@ pub fn raise_open_files_limit() -> OpenFiles {
     }
 }
 
+/// Connections the kernel may hold completed for us before we accept them (Linux caps it
+/// at `net.core.somaxconn`, 4096 by default): a burst of connections (an attack opening
+/// hundreds at once, the refused ones reconnecting) must not overflow the queue, or the
+/// kernel drops handshakes and everyone's new connection waits a second for its retry.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with the [`LISTEN_BACKLOG`] (tokio's `bind` takes 1,024).
+pub fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// What every connection task shares.
 struct Shared {
     router: Router,
