@@ -468,9 +468,115 @@ impl RegionIndex {
         self.order.iter().map(|&i| self.ids[i as usize])
     }
 
+    /// Drops the bookings that end at or before `t` (UTC seconds): the past scoring no longer
+    /// looks at. Returns how many went.
+    pub fn drop_bookings_ending_by(&mut self, t: i64) -> usize {
+        let mut dropped = 0;
+        for cal in &mut self.calendars {
+            let before = cal.bookings.len();
+            cal.bookings.retain(|b| b.end > t);
+            if cal.bookings.len() != before {
+                dropped += before - cal.bookings.len();
+                cal.refresh_span();
+            }
+        }
+        dropped
+    }
+
+    /// The contractors whose indexed state differs between `self` and `other` (held by one
+    /// only, or with other columns, skills, hours, time off or bookings), in id order: what a
+    /// consistency check of a kept-current index against a fresh build reports.
+    pub fn differences(&self, other: &RegionIndex) -> Vec<ContractorId> {
+        let mut ids: Vec<ContractorId> = self.ids.iter().chain(&other.ids).copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.into_iter()
+            .filter(|&id| match (self.idx_of(id), other.idx_of(id)) {
+                (Some(a), Some(b)) => self.view(a) != other.view(b),
+                _ => true,
+            })
+            .collect()
+    }
+
+    /// One contractor's state, in a form independent of dense indices and interning.
+    fn view(&self, idx: u32) -> ContractorView<'_> {
+        let i = idx as usize;
+        let mut skills: Vec<(&str, u8)> = self
+            .skills
+            .ids
+            .iter()
+            .map(|(name, &col)| (name.as_str(), self.skills.levels[col as usize][i]))
+            .filter(|&(_, level)| level > 0)
+            .collect();
+        skills.sort_unstable();
+        let cal = &self.calendars[i];
+        let mut bookings: Vec<(i64, i64, u128, u64, u64)> = cal
+            .bookings
+            .iter()
+            .map(|b| {
+                (
+                    b.start,
+                    b.end,
+                    b.job,
+                    b.location.lat.to_bits(),
+                    b.location.lon.to_bits(),
+                )
+            })
+            .collect();
+        bookings.sort_unstable();
+        ContractorView {
+            active: self.active[i],
+            in_region: self.in_region[i],
+            home: (self.home[i].lat.to_bits(), self.home[i].lon.to_bits()),
+            rating: self.rating[i].to_bits(),
+            max_jobs: self.max_jobs[i],
+            pattern: &self.patterns.rules[self.pattern[i] as usize],
+            skills,
+            time_off: &cal.time_off,
+            bookings,
+        }
+    }
+
+    /// Roughly the heap bytes the index holds (columns, skill levels, calendars, maps).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let n = self.ids.len();
+        let per_contractor = size_of::<ContractorId>() * 2
+            + size_of::<u32>() * 4
+            + 2
+            + size_of::<GeoPoint>()
+            + size_of::<[f64; 3]>()
+            + size_of::<f64>()
+            + size_of::<Calendar>();
+        let calendars: usize = self
+            .calendars
+            .iter()
+            .map(|c| {
+                c.bookings.capacity() * size_of::<Booked>()
+                    + c.time_off.capacity() * size_of::<(i64, i64)>()
+            })
+            .sum();
+        let skills: usize = self.skills.levels.iter().map(Vec::capacity).sum();
+        n * per_contractor + calendars + skills
+    }
+
     pub(crate) fn idx_of(&self, id: ContractorId) -> Option<u32> {
         self.by_id.get(&id).copied()
     }
+}
+
+/// What [`RegionIndex::differences`] compares for one contractor.
+#[derive(Debug, PartialEq)]
+struct ContractorView<'a> {
+    active: bool,
+    in_region: bool,
+    home: (u64, u64),
+    rating: u64,
+    max_jobs: u32,
+    pattern: &'a [ShiftRule],
+    skills: Vec<(&'a str, u8)>,
+    time_off: &'a [(i64, i64)],
+    bookings: Vec<(i64, i64, u128, u64, u64)>,
 }
 
 fn to_booked(b: &Booking) -> Booked {

@@ -157,6 +157,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.outbox_retention_hours.saturating_mul(3600),
         ),
         http,
+        region_state: crate::region_state::RegionStateOptions {
+            check_interval: std::time::Duration::from_secs(args.region_check_seconds),
+            idle: std::time::Duration::from_secs(args.region_idle_minutes.saturating_mul(60)),
+            change_log_retention: std::time::Duration::from_secs(
+                args.change_log_retention_hours.saturating_mul(3600),
+            ),
+        },
     };
     service.run(listener, options, shutdown::signal()).await
 }

@@ -164,6 +164,20 @@ pub struct ServeArgs {
         default_value_t = 32
     )]
     pub hub_pending_negotiations_per_subject: usize,
+    /// Seconds between consistency checks of every loaded region's in-memory state against the
+    /// store; 0 turns the periodic check off (the admin endpoint still checks on demand).
+    #[arg(long, env = "DISPATCH_REGION_CHECK_SECONDS", default_value_t = 300)]
+    pub region_check_seconds: u64,
+    /// Minutes a region's in-memory state stays loaded without a request; 0 never evicts.
+    #[arg(long, env = "DISPATCH_REGION_IDLE_MINUTES", default_value_t = 30)]
+    pub region_idle_minutes: u64,
+    /// Hours change-log records are kept (nodes apply them within seconds); 0 keeps them.
+    #[arg(
+        long,
+        env = "DISPATCH_CHANGE_LOG_RETENTION_HOURS",
+        default_value_t = 24
+    )]
+    pub change_log_retention_hours: u64,
     #[command(flatten)]
     /// Database and secret.
     pub common: CommonArgs,

@@ -264,6 +264,9 @@ impl From<RegionLoadError> for ApiError {
     fn from(error: RegionLoadError) -> Self {
         match error {
             RegionLoadError::Store(error) => error.into(),
+            error @ (RegionLoadError::Evicted(_) | RegionLoadError::Busy(_)) => {
+                Self::Unavailable(error.to_string())
+            }
             error => Self::internal(error),
         }
     }

@@ -49,6 +49,7 @@ pub mod idempotency;
 pub mod openapi;
 pub mod planning;
 pub mod plans;
+pub mod region_state;
 pub mod relay;
 pub mod serve;
 pub mod shutdown;
@@ -171,6 +172,8 @@ pub struct RunOptions {
     pub outbox_retention: std::time::Duration,
     /// The HTTP server's timeouts and connection caps.
     pub http: serve::HttpLimits,
+    /// How region state is checked, evicted and its change log pruned.
+    pub region_state: region_state::RegionStateOptions,
 }
 
 impl Default for RunOptions {
@@ -182,6 +185,7 @@ impl Default for RunOptions {
             relay_start_delay: std::time::Duration::from_secs(3),
             outbox_retention: std::time::Duration::from_secs(7 * 24 * 3600),
             http: serve::HttpLimits::default(),
+            region_state: region_state::RegionStateOptions::default(),
         }
     }
 }
@@ -241,7 +245,12 @@ impl Service {
         let keys = Arc::new(keys);
         let hub = hub::dispatch_hub(Arc::clone(&keys), hub_options);
         let work = Arc::new(FairQueue::new(worker::QUEUE_CAPACITY, limits.queue_share));
+        let regions = Arc::new(region_state::RegionStates::new(
+            store.clone(),
+            region_state::RegionStateOptions::default(),
+        ));
         let state = AppState {
+            regions,
             store,
             hub: hub.handle(),
             keys,
@@ -306,6 +315,9 @@ impl Service {
         }
         state.plans.start_workers(options.plan_workers);
         let sweeper = tokio::spawn(plans::sweep(state.clone(), stopped(work_stopped.clone())));
+        state.regions.configure(options.region_state.clone());
+        let regions =
+            tokio::spawn(Arc::clone(&state.regions).maintain(stopped(work_stopped.clone())));
         let worker = tokio::spawn(worker::run(
             state.clone(),
             Arc::clone(&state.work),
@@ -366,6 +378,7 @@ impl Service {
         // Searches under way store themselves failed: a restarted node does not resume them.
         state.plans.stop_all().await;
         let _ = sweeper.await;
+        let _ = regions.await;
         // The relay sends what is committed, then its lease goes with it: another node takes
         // over within seconds.
         let _ = relay_stop.send(true);

@@ -5,6 +5,8 @@ use chrono::{DateTime, Duration, Utc};
 use dispatch_core::{IndexError, Job, Region, RegionIndex, ScoringConfig};
 use dispatch_store::{Store, StoreError};
 
+use crate::region_state::{Current, RegionStates};
+
 /// Why a region's index could not be had.
 #[derive(Debug, thiserror::Error)]
 pub enum RegionLoadError {
@@ -17,6 +19,52 @@ pub enum RegionLoadError {
     /// The building task panicked or was cancelled.
     #[error("building the region's index failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// The region's state was evicted while in use (idle eviction raced a request).
+    #[error("region {0}'s state was evicted meanwhile; try again")]
+    Evicted(dispatch_core::RegionId),
+    /// A consistency check found no quiet moment to compare (commits kept arriving).
+    #[error("region {0} kept changing while being checked; try again")]
+    Busy(dispatch_core::RegionId),
+}
+
+/// A region's index for one request: this node's live state, or (for a job whose window lies
+/// further back than the live state holds) a fresh load.
+pub enum RegionView {
+    /// The node's live region state, caught up to every committed change.
+    Live(Current),
+    /// Loaded for this request alone.
+    Fresh(Box<RegionIndex>),
+}
+
+impl std::ops::Deref for RegionView {
+    type Target = RegionIndex;
+
+    fn deref(&self) -> &RegionIndex {
+        match self {
+            RegionView::Live(current) => &current.index,
+            RegionView::Fresh(index) => index,
+        }
+    }
+}
+
+/// The region's index around `job`: the live state (see [`crate::region_state`]) when it holds
+/// the bookings that can matter for the job, else [`region_index`].
+pub async fn region_view(
+    states: &RegionStates,
+    store: &Store,
+    region: Region,
+    job: &Job,
+    config: &ScoringConfig,
+    now: DateTime<Utc>,
+) -> Result<RegionView, RegionLoadError> {
+    let current = states.current(&region).await?;
+    if job.window_start_utc.min(now) - Duration::days(1) >= current.from {
+        return Ok(RegionView::Live(current));
+    }
+    drop(current);
+    Ok(RegionView::Fresh(Box::new(
+        region_index(store, region, job, config, now).await?,
+    )))
 }
 
 /// The region's contractors and the bookings that can matter for `job`: from a day before its

@@ -11,6 +11,7 @@ use signalr_hub::HubHandle;
 use crate::auth::JwtKeys;
 use crate::fairness::{FairQueue, Limiters};
 use crate::plans::Planner;
+use crate::region_state::RegionStates;
 use crate::relay::Outbox;
 
 /// Cheap to clone: everything inside is shared.
@@ -18,6 +19,8 @@ use crate::relay::Outbox;
 pub struct AppState {
     /// The database.
     pub store: Store,
+    /// This node's live region indexes.
+    pub regions: Arc<RegionStates>,
     /// Push to SignalR clients.
     pub hub: HubHandle,
     /// Token keys.

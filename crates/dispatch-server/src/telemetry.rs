@@ -63,6 +63,17 @@ pub const HTTP_TIMEOUTS: &str = "dispatch_http_timeouts_total";
 /// `connections-address`, `rate-recommendations`, `rate-plans`, `plan-share`, `queue-share`, `queue-full`,
 /// `shutting-down`, `hub-negotiations`, `hub-connections`, `accept-failed`.
 pub const REFUSALS: &str = "dispatch_refusals_total";
+/// Histogram: seconds to build a region's in-memory index from the store.
+pub const REGION_BUILD_SECONDS: &str = "dispatch_region_build_seconds";
+/// Gauge, by region: change records the store has that this node had not applied after its
+/// last catch-up (0 when current).
+pub const REGION_APPLY_LAG: &str = "dispatch_region_apply_lag";
+/// Counter: consistency checks of region state against the store.
+pub const REGION_CHECKS: &str = "dispatch_region_checks_total";
+/// Counter: checks that found drift and rebuilt the region's state.
+pub const REGION_REPAIRS: &str = "dispatch_region_repairs_total";
+/// Counter: contractors found drifted by consistency checks.
+pub const REGION_DRIFTED_CONTRACTORS: &str = "dispatch_region_drifted_contractors_total";
 
 /// Request and compute latencies: 1 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -241,6 +252,27 @@ fn describe() {
     describe_counter!(
         BACKPLANE_PUBLISH_FAILURES,
         "Backplane publishes that failed (their events wait in the outbox)"
+    );
+    describe_histogram!(
+        REGION_BUILD_SECONDS,
+        Unit::Seconds,
+        "Building a region's in-memory index from the store (first use, eviction, bulk load)"
+    );
+    describe_gauge!(
+        REGION_APPLY_LAG,
+        "Change records of the region this node had not applied after its last catch-up"
+    );
+    describe_counter!(
+        REGION_CHECKS,
+        "Consistency checks of a region's in-memory state against the store"
+    );
+    describe_counter!(
+        REGION_REPAIRS,
+        "Consistency checks that found drift (then logged and rebuilt)"
+    );
+    describe_counter!(
+        REGION_DRIFTED_CONTRACTORS,
+        "Contractors whose in-memory state differed from the store at a check"
     );
     describe_gauge!(
         BACKPLANE_UP,

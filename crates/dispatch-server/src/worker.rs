@@ -28,7 +28,7 @@ use crate::assignment::{AssignError, Basis, Proposal, assign};
 use crate::error::ApiError;
 use crate::events::{EventEncodingError, RecommendationReady, outbox_entry};
 use crate::fairness::FairQueue;
-use crate::planning::{RegionLoadError, region_index};
+use crate::planning::{RegionLoadError, region_view};
 use crate::state::AppState;
 use crate::telemetry::{self, Origin};
 
@@ -169,13 +169,24 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         .ok_or(RecommendationError::Missing("region"))?;
     let config = store.current_config().await?;
     let now = Utc::now();
-    let index = Arc::new(region_index(store, region.clone(), &job, &config, now).await?);
+    let view = region_view(&state.regions, store, region.clone(), &job, &config, now).await?;
     let limit = record.limit as usize;
-    let (for_engine, job_for_engine, config_for_engine) = (Arc::clone(&index), job.clone(), config);
-    let recommendation = tokio::task::spawn_blocking(move || {
-        recommend(&for_engine, &job_for_engine, &config_for_engine, now, limit)
+    let job_for_engine = job.clone();
+    // Ranking is CPU work proportional to the region: off the async threads, holding the
+    // region's read lock (appliers wait; other rankings do not).
+    let (recommendation, view, config) = tokio::task::spawn_blocking(move || {
+        let ranked = recommend(&view, &job_for_engine, &config, now, limit);
+        (ranked, view, config)
     })
-    .await??;
+    .await?;
+    let recommendation = recommendation?;
+    // Auto-assign validates against the same index; otherwise let appliers in now.
+    let view = if record.auto_assign {
+        Some(view)
+    } else {
+        drop(view);
+        None
+    };
 
     let audit_id = AuditId::from(Uuid::new_v4());
     let audit = AuditRecord {
@@ -213,8 +224,8 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         .await?;
     state.outbox.committed();
 
-    if ready.auto_assign {
-        auto_assign(state, &index, &config, &ready, &job, audit_id, now).await?;
+    if let Some(view) = view {
+        auto_assign(state, &view, &config, &ready, &job, audit_id, now).await?;
     }
     Ok(())
 }

@@ -299,6 +299,13 @@ pub(crate) trait Transaction: Sized {
         sql: &Sql,
         args: &[Arg<'_>],
     ) -> Result<Option<Row>, sqlx::Error>;
+    /// A [`Batch`] over `rows` inside this transaction: one statement per row (SQLite; a
+    /// failure names the row's index) or one over column arrays (PostgreSQL; `None`).
+    async fn execute_batch(
+        &mut self,
+        batch: &Batch,
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), (Option<usize>, sqlx::Error)>;
     /// Commits.
     async fn commit(self) -> Result<(), sqlx::Error>;
     /// Rolls back.
@@ -573,6 +580,18 @@ impl Tx {
         args: &[Arg<'_>],
     ) -> Result<Option<Row>, sqlx::Error> {
         on_backend!(self, Tx, t => t.fetch_optional(sql, args).await)
+    }
+
+    /// See [`Transaction::execute_batch`].
+    pub(crate) async fn execute_batch(
+        &mut self,
+        batch: &Batch,
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), (Option<usize>, sqlx::Error)> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        on_backend!(self, Tx, t => t.execute_batch(batch, rows).await)
     }
 
     /// See [`Transaction::assignment_violation`].

@@ -67,9 +67,10 @@ use db::Db;
 pub use error::{AssignmentConflict, StoreError};
 pub use lease::RelayLease;
 pub use types::{
-    AppliedVisit, AuditRecord, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin, MAX_PAGE_LIMIT,
-    NewOutboxEvent, OutboxEvent, Page, PageRequest, PlanApplication, PlanApplyClaim, PlanConflict,
-    PlanProgress, PlanRecord, PlanStatus, RecommendationRecord, RecommendationStatus, RequestId,
+    AppliedVisit, AuditRecord, Change, ChangeKind, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin,
+    MAX_PAGE_LIMIT, NewOutboxEvent, OutboxEvent, Page, PageRequest, PlanApplication,
+    PlanApplyClaim, PlanConflict, PlanProgress, PlanRecord, PlanStatus, RecommendationRecord,
+    RecommendationStatus, RequestId,
 };
 
 /// How long an idempotency key may stay "in progress" before a retry may take it over: the first

@@ -39,6 +39,7 @@ migrations! {
     1 "0001_initial.sql" "initial",
     2 "0002_deployment.sql" "deployment",
     3 "0003_plans.sql" "plans",
+    4 "0004_region_state.sql" "region_state",
 }
 
 /// The migrator for SQLite.

@@ -558,3 +558,78 @@ pub enum PlanApplyClaim {
     /// It cannot be applied in this status (running, failed or cancelled).
     NotReady(PlanStatus),
 }
+
+/// What a change-log record says changed (internal: never sent to clients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ChangeKind {
+    /// A contractor was created.
+    ContractorCreated,
+    /// A contractor's profile, skills, hours or region changed.
+    ContractorUpdated,
+    /// A contractor was deactivated (an update that cleared `active`).
+    ContractorDeactivated,
+    /// A contractor was given time off.
+    TimeOff,
+    /// A job was assigned to the contractor.
+    AssignmentMade,
+    /// The contractor's assignment of the job ended (unassigned).
+    AssignmentRemoved,
+    /// The job was cancelled (its live assignment, if any, ended with it).
+    JobCancelled,
+    /// Contractors were loaded in bulk: the region's state is rebuilt.
+    BulkLoaded,
+}
+
+impl ChangeKind {
+    /// Every kind.
+    pub const ALL: [ChangeKind; 8] = [
+        ChangeKind::ContractorCreated,
+        ChangeKind::ContractorUpdated,
+        ChangeKind::ContractorDeactivated,
+        ChangeKind::TimeOff,
+        ChangeKind::AssignmentMade,
+        ChangeKind::AssignmentRemoved,
+        ChangeKind::JobCancelled,
+        ChangeKind::BulkLoaded,
+    ];
+
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::ContractorCreated => "contractor_created",
+            ChangeKind::ContractorUpdated => "contractor_updated",
+            ChangeKind::ContractorDeactivated => "contractor_deactivated",
+            ChangeKind::TimeOff => "time_off",
+            ChangeKind::AssignmentMade => "assignment_made",
+            ChangeKind::AssignmentRemoved => "assignment_removed",
+            ChangeKind::JobCancelled => "job_cancelled",
+            ChangeKind::BulkLoaded => "bulk_loaded",
+        }
+    }
+}
+
+impl FromStr for ChangeKind {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ChangeKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or(())
+    }
+}
+
+/// One change-log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// Its place in the log (commit order within the region).
+    pub sequence: i64,
+    /// The region whose state it affects.
+    pub region: RegionId,
+    /// What changed.
+    pub kind: ChangeKind,
+    /// The contractor concerned, if any.
+    pub contractor: Option<ContractorId>,
+    /// The job concerned, if any.
+    pub job: Option<JobId>,
+}

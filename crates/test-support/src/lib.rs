@@ -161,6 +161,18 @@ impl TestDatabase {
     pub fn name(&self) -> &str {
         &self.name
     }
+
+    /// Runs one statement on the new database, behind the service's back (a test simulating a
+    /// change the service never saw); returns the rows affected.
+    pub async fn execute(&self, statement: &str) -> Result<u64, String> {
+        let mut connection = connect(&self.url).await?;
+        let done = sqlx::query(AssertSqlSafe(statement.to_owned()))
+            .execute(&mut connection)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = connection.close().await;
+        Ok(done.rows_affected())
+    }
 }
 
 impl Drop for TestDatabase {

@@ -21,7 +21,7 @@ use crate::extract::ApiJson;
 use crate::openapi::{
     BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
 };
-use crate::planning::region_index;
+use crate::planning::region_view;
 use crate::state::AppState;
 
 /// The assignment routes.
@@ -201,7 +201,7 @@ async fn book(state: &AppState, proposal: &Proposal<'_>) -> Result<Assignment, A
         .ok_or(ApiError::NotFound("region"))?;
     let config = state.store.current_config().await?;
     let now = Utc::now();
-    let index = region_index(&state.store, region, job, &config, now).await?;
+    let index = region_view(&state.regions, &state.store, region, job, &config, now).await?;
     Ok(assign_step(state, &index, &config, proposal, now).await?)
 }
 

@@ -14,6 +14,7 @@ use crate::extract::ApiJson;
 use crate::openapi::{
     BodyProblems, Forbidden, IdempotencyKey, NotFound, Unauthenticated, Unavailable,
 };
+use crate::region_state::{CheckReport, StateReport};
 use crate::state::AppState;
 
 /// The region routes.
@@ -21,6 +22,59 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(read))
+        .routes(routes!(state_report))
+        .routes(routes!(state_check))
+}
+
+/// The region, for an admin (404 when missing).
+async fn admin_region(
+    state: &AppState,
+    identity: &Identity,
+    id: String,
+) -> Result<Region, ApiError> {
+    require_admin(identity)?;
+    state
+        .store
+        .region(&RegionId::new(id))
+        .await?
+        .ok_or(ApiError::NotFound("region"))
+}
+
+/// What this node holds of a region's live state: whether it is loaded, the change sequence
+/// applied against the store's latest, contractors and bookings held, memory, build time.
+///
+/// Roles: `admin`. Each node answers for itself.
+#[utoipa::path(get, path = "/api/v1/regions/{id}/state", tag = "regions",
+    operation_id = "getRegionState", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Region slug", example = "west")),
+    responses((status = 200, description = "This node's state of the region", body = StateReport),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
+async fn state_report(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<StateReport>, ApiError> {
+    let region = admin_region(&state, &identity, id).await?;
+    Ok(Json(state.regions.report(&region).await?))
+}
+
+/// Checks this node's live state of a region against the store now: catches up, compares with
+/// a fresh build at the same change sequence, and on drift counts it
+/// (`dispatch_region_repairs_total`), logs it and rebuilds. Loads the region if not loaded.
+///
+/// Roles: `admin`. Each node checks its own state.
+#[utoipa::path(post, path = "/api/v1/regions/{id}/state/check", tag = "regions",
+    operation_id = "checkRegionState", security(("bearer" = ["admin"])),
+    params(("id" = String, Path, description = "Region slug", example = "west")),
+    responses((status = 200, description = "What the check found", body = CheckReport),
+        NotFound, Unauthenticated, Forbidden, Unavailable))]
+async fn state_check(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<CheckReport>, ApiError> {
+    let region = admin_region(&state, &identity, id).await?;
+    Ok(Json(state.regions.check(&region).await?))
 }
 
 /// Creates a region.

@@ -10,11 +10,13 @@ use crate::Store;
 use crate::codec::{parse_job_status, source_str};
 use crate::db::{Arg, AssignmentViolation, Db, Tx, args, doc, retrying, transaction, write_tx};
 use crate::error::{AssignmentConflict, StoreError, is_overlap_violation};
+use crate::ops::catalog::contractor_region;
+use crate::ops::changes::record_change;
 use crate::ops::outbox::{EncodedEvent, encode_events, insert_events};
 use crate::ops::recommendations::{AuditArgs, insert_audit};
 use crate::rows;
-use crate::sql::{Sql, sql};
-use crate::types::{AuditRecord, Decision, NewOutboxEvent};
+use crate::sql::{Batch, Sql, sql};
+use crate::types::{AuditRecord, ChangeKind, Decision, NewOutboxEvent};
 
 /// The first live assignment of `a`'s contractor overlapping `a`'s slot: A and B overlap iff
 /// A.start < B.end && B.start < A.end, so touching slots do not.
@@ -23,6 +25,30 @@ static OVERLAPPING: Sql = Sql::new(
      WHERE contractor_id = $1 AND status = 'live' AND start_utc < $2 AND end_utc > $3 \
      ORDER BY start_utc, id LIMIT 1",
 );
+
+/// Audit records of bulk-loaded bookings (a decision each, no recommendation behind them).
+static INSERT_LOADED_AUDITS: Batch = Batch {
+    each: sql!(
+        "INSERT INTO audits (id, region_id, job_id, config_version, created_at, body, decision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    ),
+    all: "INSERT INTO audits (id, region_id, job_id, config_version, created_at, body, decision) \
+          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::int8[], \
+          $5::timestamptz[], $6::jsonb[], $7::jsonb[])",
+};
+
+/// Bulk-loaded bookings: live assignments.
+static INSERT_LOADED_BOOKINGS: Batch = Batch {
+    each: sql!(
+        "INSERT INTO assignments \
+         (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'live', now())"
+    ),
+    all: "INSERT INTO assignments \
+          (id, job_id, contractor_id, audit_id, start_utc, end_utc, source, status) \
+          SELECT a, j, c, d, s, e, o, 'live' FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], \
+          $4::uuid[], $5::timestamptz[], $6::timestamptz[], $7::text[]) AS t(a, j, c, d, s, e, o)",
+};
 
 /// The arguments of [`OVERLAPPING`] for `a`.
 fn overlap_args(a: &Assignment) -> [Arg<'static>; 3] {
@@ -179,8 +205,105 @@ impl Store {
                      WHERE id = $1 AND status = 'assigned'"
             );
             tx.execute(sql, args![job_id]).await?;
+            let region = contractor_region(tx, assignment.contractor_id).await?;
+            record_change(
+                tx,
+                &region,
+                ChangeKind::AssignmentRemoved,
+                Some(assignment.contractor_id),
+                Some(job_id),
+            )
+            .await?;
             insert_events(tx, &events).await?;
             Ok(Some(assignment))
+        })
+    }
+
+    /// The live booking of a job (its assignment with the job's place), if it has one: what a
+    /// node applies for an `AssignmentMade` change record.
+    pub async fn job_booking(&self, job: JobId) -> Result<Option<Booking>, StoreError> {
+        let sql = sql!(
+            "SELECT a.id, a.job_id, a.contractor_id, a.start_utc, a.end_utc, j.lat, j.lon \
+             FROM assignments a JOIN jobs j ON j.id = a.job_id \
+             WHERE a.job_id = $1 AND a.status = 'live'"
+        );
+        let row = self.db.fetch_optional(sql, args![job]).await?;
+        row.as_ref().map(rows::booking).transpose()
+    }
+
+    /// Loads bookings in bulk, in one transaction, all or none: each `(audit, assignment)` is
+    /// an audit record carrying its decision and a live assignment naming it, of a job already
+    /// stored with status `assigned` (`create_jobs`). For loaders (the demo, imports) of
+    /// calendars made elsewhere: the batch is checked for bookings of one contractor that
+    /// overlap and jobs booked twice (`Invalid`), but not against bookings already stored
+    /// (PostgreSQL's exclusion constraint still refuses an overlap). One `BulkLoaded` change
+    /// record per region named.
+    pub async fn load_bookings(
+        &self,
+        bookings: &[(AuditRecord, Assignment)],
+    ) -> Result<(), StoreError> {
+        if bookings.is_empty() {
+            return Ok(());
+        }
+        check_loaded_bookings(bookings)?;
+        let audits = bookings
+            .iter()
+            .map(|(audit, _)| AuditArgs::encode(audit))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut audit_rows = Vec::with_capacity(audits.len());
+        for a in &audits {
+            let decision = a.decision.as_deref().ok_or_else(|| {
+                StoreError::Invalid(format!("loaded audit {} has no decision", a.audit.audit_id))
+            })?;
+            audit_rows.push(
+                args![
+                    a.audit.audit_id,
+                    &a.audit.region,
+                    a.audit.job.id,
+                    i64::from(a.audit.config_version),
+                    a.audit.created_at,
+                    &*a.body,
+                    decision,
+                ]
+                .to_vec(),
+            );
+        }
+        let booking_rows: Vec<Vec<Arg<'_>>> = bookings
+            .iter()
+            .map(|(_, a)| {
+                args![
+                    a.id,
+                    a.job_id,
+                    a.contractor_id,
+                    a.audit_id,
+                    a.start_utc,
+                    a.end_utc,
+                    source_str(a.source),
+                ]
+                .to_vec()
+            })
+            .collect();
+        let regions: std::collections::BTreeSet<&RegionId> =
+            bookings.iter().map(|(audit, _)| &audit.region).collect();
+        let batch_error = |what: &'static str| {
+            move |(row, e): (Option<usize>, sqlx::Error)| match row {
+                Some(i) => {
+                    StoreError::Conflict(format!("{what} {} could not be stored: {e}", i + 1))
+                }
+                None => crate::error::batch_insert_error(e, what),
+            }
+        };
+        write_tx!(&self.db, "load_bookings", |tx| {
+            tx.execute_batch(&INSERT_LOADED_AUDITS, &audit_rows)
+                .await
+                .map_err(batch_error("audit record"))?;
+            tx.execute_batch(&INSERT_LOADED_BOOKINGS, &booking_rows)
+                .await
+                .map_err(batch_error("booking"))?;
+            for region in &regions {
+                record_change(tx, region, ChangeKind::BulkLoaded, None, None).await?;
+            }
+            Ok(())
         })
     }
 
@@ -245,6 +368,40 @@ impl Store {
             .map(|row| Ok((rows::assignment(row)?, rows::job(row)?)))
             .collect()
     }
+}
+
+/// A loaded batch books no contractor twice at overlapping times and no job twice, and every
+/// booking names its audit record.
+fn check_loaded_bookings(bookings: &[(AuditRecord, Assignment)]) -> Result<(), StoreError> {
+    let mut slots: Vec<(ContractorId, DateTime<Utc>, DateTime<Utc>)> =
+        Vec::with_capacity(bookings.len());
+    let mut jobs = std::collections::HashSet::with_capacity(bookings.len());
+    for (audit, a) in bookings {
+        if a.start_utc >= a.end_utc || audit.audit_id != a.audit_id || audit.job.id != a.job_id {
+            return Err(StoreError::Invalid(format!(
+                "booking {} must end after it starts and name its own audit record and job",
+                a.id
+            )));
+        }
+        if !jobs.insert(a.job_id) {
+            return Err(StoreError::Invalid(format!(
+                "job {} is booked twice",
+                a.job_id
+            )));
+        }
+        slots.push((a.contractor_id, a.start_utc, a.end_utc));
+    }
+    slots.sort_unstable();
+    if let Some(w) = slots
+        .windows(2)
+        .find(|w| w[0].0 == w[1].0 && w[1].1 < w[0].2)
+    {
+        return Err(StoreError::Invalid(format!(
+            "contractor {} is booked twice at {}",
+            w[0].0, w[1].1
+        )));
+    }
+    Ok(())
 }
 
 /// Input checks of an assignment: they need no database.
@@ -362,14 +519,11 @@ async fn assign(
     // 2. The contractor exists; on PostgreSQL its row lock queues concurrent bookings of the
     //    contractor, so the overlap check below sees every committed booking and none is in
     //    flight (on SQLite the write lock does that).
-    let sql = sql!("SELECT 1 FROM contractors WHERE id = $1 FOR NO KEY UPDATE");
-    if tx
-        .fetch_optional(sql, args![a.contractor_id])
-        .await?
-        .is_none()
-    {
+    let sql = sql!("SELECT region_id FROM contractors WHERE id = $1 FOR NO KEY UPDATE");
+    let Some(row) = tx.fetch_optional(sql, args![a.contractor_id]).await? else {
         return Err(AssignmentConflict::ContractorNotFound.into());
-    }
+    };
+    let region = RegionId::new(row.text("contractors.region_id")?);
 
     // 3. No live assignment of the contractor overlaps [start, end). The friendly check; on
     //    PostgreSQL the exclusion constraint is the guarantee.
@@ -431,5 +585,13 @@ async fn assign(
     }
     let sql = sql!("UPDATE audits SET decision = $1 WHERE id = $2");
     tx.execute(sql, args![decision, a.audit_id]).await?;
+    record_change(
+        tx,
+        &region,
+        ChangeKind::AssignmentMade,
+        Some(a.contractor_id),
+        Some(a.job_id),
+    )
+    .await?;
     insert_events(tx, events).await
 }

@@ -12,9 +12,10 @@ use crate::error::{
     StoreError, batch_insert_error, contractor_insert_error, is_foreign_key_violation,
     is_unique_violation, job_insert_error,
 };
+use crate::ops::changes::record_change;
 use crate::rows;
 use crate::sql::{Batch, Builder, sql};
-use crate::types::{Page, PageRequest};
+use crate::types::{ChangeKind, Page, PageRequest};
 
 /// Inserts contractors: one row, or (on PostgreSQL) the rows' columns as arrays.
 static INSERT_CONTRACTORS: Batch = Batch {
@@ -169,38 +170,93 @@ impl Store {
 
     // ----- contractors -----
 
-    /// Stores a new contractor; a duplicate id or an unknown region is `Conflict`.
+    /// Stores a new contractor, with its change record; a duplicate id or an unknown region is
+    /// `Conflict`.
     pub async fn create_contractor(&self, c: &Contractor) -> Result<(), StoreError> {
-        self.insert_one("create_contractor", &CONTRACTORS, c).await
+        let body = doc(c, "contractor")?;
+        let args = (CONTRACTORS.args)(c, &body);
+        write_tx!(&self.db, "create_contractor", |tx| {
+            tx.execute(INSERT_CONTRACTORS.each, &args)
+                .await
+                .map_err(|e| contractor_insert_error(e, c))?;
+            record_change(
+                tx,
+                &c.region,
+                ChangeKind::ContractorCreated,
+                Some(c.id),
+                None,
+            )
+            .await
+        })
     }
 
     /// Stores new contractors in one transaction, all or none (bulk loads; one statement on
-    /// PostgreSQL); a duplicate id (stored or in the batch) or an unknown region is `Conflict`.
+    /// PostgreSQL), with one `BulkLoaded` change record per region named; a duplicate id
+    /// (stored or in the batch) or an unknown region is `Conflict`.
     pub async fn create_contractors(&self, contractors: &[Contractor]) -> Result<(), StoreError> {
-        self.insert_all("create_contractors", &CONTRACTORS, contractors)
-            .await
+        if contractors.is_empty() {
+            return Ok(());
+        }
+        let bodies = contractors
+            .iter()
+            .map(|c| doc(c, "contractor"))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: Vec<_> = contractors
+            .iter()
+            .zip(&bodies)
+            .map(|(c, body)| (CONTRACTORS.args)(c, body))
+            .collect();
+        let regions: std::collections::BTreeSet<&RegionId> =
+            contractors.iter().map(|c| &c.region).collect();
+        write_tx!(&self.db, "create_contractors", |tx| {
+            tx.execute_batch(&INSERT_CONTRACTORS, &rows)
+                .await
+                .map_err(|(row, e)| match row {
+                    Some(i) => contractor_insert_error(e, &contractors[i]),
+                    None => batch_insert_error(e, "contractor"),
+                })?;
+            for region in &regions {
+                record_change(tx, region, ChangeKind::BulkLoaded, None, None).await?;
+            }
+            Ok(())
+        })
     }
 
-    /// Replaces a contractor (all fields, time off included); `false` when there is none with
-    /// that id.
+    /// Replaces a contractor (all fields, time off included), with its change records (its old
+    /// region's too when it moves); `false` when there is none with that id.
     pub async fn update_contractor(&self, c: &Contractor) -> Result<bool, StoreError> {
         let body = doc(c, "contractor")?;
-        let sql = sql!(
-            "UPDATE contractors SET region_id = $1, name = $2, active = $3, body = $4, \
-             updated_at = now() WHERE id = $5"
-        );
-        let args = args![&c.region, &c.name, c.active, &*body, c.id];
-        let updated = self
-            .db
-            .write_one("update_contractor", sql, args, |e| {
+        write_tx!(&self.db, "update_contractor", |tx| {
+            let sql = sql!("SELECT region_id FROM contractors WHERE id = $1 FOR NO KEY UPDATE");
+            let Some(row) = tx.fetch_optional(sql, args![c.id]).await? else {
+                return Ok(false);
+            };
+            let old = RegionId::new(row.text("contractors.region_id")?);
+            let sql = sql!(
+                "UPDATE contractors SET region_id = $1, name = $2, active = $3, body = $4, \
+                 updated_at = now() WHERE id = $5"
+            );
+            let args = args![&c.region, &c.name, c.active, &*body, c.id];
+            tx.execute(sql, args).await.map_err(|e| {
                 if is_foreign_key_violation(&e) {
                     StoreError::Conflict(format!("region {} does not exist", c.region))
                 } else {
                     e.into()
                 }
-            })
-            .await?;
-        Ok(updated == 1)
+            })?;
+            let kind = if c.active {
+                ChangeKind::ContractorUpdated
+            } else {
+                ChangeKind::ContractorDeactivated
+            };
+            let mut regions = vec![&old, &c.region];
+            regions.sort();
+            regions.dedup();
+            for region in regions {
+                record_change(tx, region, kind, Some(c.id), None).await?;
+            }
+            Ok(true)
+        })
     }
 
     /// A contractor by id.
@@ -265,6 +321,7 @@ impl Store {
             let body = doc(&contractor, "contractor")?;
             let sql = sql!("UPDATE contractors SET body = $1, updated_at = now() WHERE id = $2");
             tx.execute(sql, args![&*body, id]).await?;
+            record_change(tx, &contractor.region, ChangeKind::TimeOff, Some(id), None).await?;
             Ok(Some(contractor))
         })
     }
@@ -345,14 +402,39 @@ impl Store {
             // calendar.
             let sql = sql!(
                 "UPDATE assignments SET status = 'cancelled', ended_at = now() \
-                     WHERE job_id = $1 AND status = 'live'"
+                     WHERE job_id = $1 AND status = 'live' RETURNING contractor_id"
             );
-            tx.execute(sql, args![id]).await?;
+            let ended = tx.fetch_optional(sql, args![id]).await?;
             let sql =
                 sql!("UPDATE jobs SET status = 'cancelled', updated_at = now() WHERE id = $1");
             tx.execute(sql, args![id]).await?;
+            if let Some(row) = ended {
+                let contractor: ContractorId = row.id("assignments.contractor_id")?;
+                let region = contractor_region(tx, contractor).await?;
+                record_change(
+                    tx,
+                    &region,
+                    ChangeKind::JobCancelled,
+                    Some(contractor),
+                    Some(id),
+                )
+                .await?;
+            }
             job.status = JobStatus::Cancelled;
             Ok(Some(job))
         })
     }
+}
+
+/// The region of a contractor, read in `tx` (the calendar a booking belongs to).
+pub(crate) async fn contractor_region(
+    tx: &mut crate::db::Tx,
+    contractor: ContractorId,
+) -> Result<RegionId, StoreError> {
+    let sql = sql!("SELECT region_id FROM contractors WHERE id = $1");
+    let row = tx
+        .fetch_optional(sql, args![contractor])
+        .await?
+        .ok_or_else(|| StoreError::Corrupt(format!("contractor {contractor} is missing")))?;
+    Ok(RegionId::new(row.text("contractors.region_id")?))
 }

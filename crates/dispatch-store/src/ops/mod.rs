@@ -5,6 +5,7 @@
 
 pub(crate) mod assignments;
 pub(crate) mod catalog;
+pub(crate) mod changes;
 pub(crate) mod config;
 pub(crate) mod idempotency;
 pub(crate) mod outbox;

@@ -24,9 +24,9 @@ static INSERT_AUDIT: Sql = Sql::new(
 /// transaction starts.
 #[derive(Debug)]
 pub(crate) struct AuditArgs<'a> {
-    audit: &'a AuditRecord,
-    body: Box<RawValue>,
-    decision: Option<Box<RawValue>>,
+    pub(crate) audit: &'a AuditRecord,
+    pub(crate) body: Box<RawValue>,
+    pub(crate) decision: Option<Box<RawValue>>,
 }
 
 impl<'a> AuditArgs<'a> {

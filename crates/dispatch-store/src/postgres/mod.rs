@@ -372,6 +372,24 @@ impl Transaction for PgTx {
         Ok(row.map(Row::Postgres))
     }
 
+    async fn execute_batch(
+        &mut self,
+        batch: &Batch,
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), (Option<usize>, sqlx::Error)> {
+        let columns = columns(rows).map_err(|e| (None, e))?;
+        let mut args = PgArguments::default();
+        columns
+            .iter()
+            .try_for_each(|c| c.add_to(&mut args))
+            .map_err(|e| (None, sqlx::Error::Encode(e)))?;
+        sqlx::query_with(batch.all, args)
+            .execute(&mut *self.tx)
+            .await
+            .map(|_| ())
+            .map_err(|e| (None, e))
+    }
+
     async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }

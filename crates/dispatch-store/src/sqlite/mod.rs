@@ -292,6 +292,19 @@ impl Transaction for SqliteTx {
         }
     }
 
+    async fn execute_batch(
+        &mut self,
+        batch: &Batch,
+        rows: &[Vec<Arg<'_>>],
+    ) -> Result<(), (Option<usize>, sqlx::Error)> {
+        for (i, row) in rows.iter().enumerate() {
+            self.execute(batch.each, row)
+                .await
+                .map_err(|e| (Some(i), e))?;
+        }
+        Ok(())
+    }
+
     async fn commit(self) -> Result<(), sqlx::Error> {
         self.tx.commit().await
     }
