@@ -649,6 +649,50 @@ mod tests {
         assert_eq!(c.lower_bound(60, None), 1);
     }
 
+    /// A kept-current index equals a fresh build; a difference names the contractor; dropping
+    /// the past drops only bookings that ended by then.
+    #[test]
+    fn differences_name_drifted_contractors_and_the_past_is_dropped() {
+        use chrono::TimeZone as _;
+        let now = chrono::Utc.with_ymd_and_hms(2026, 3, 2, 16, 0, 0).unwrap();
+        let d = crate::synth::generate(&crate::synth::SynthConfig::new(5, 40, now));
+        let fresh = RegionIndex::build(d.region.clone(), &d.contractors, &d.bookings).unwrap();
+        let mut kept =
+            RegionIndex::build(d.region.clone(), &d.contractors[..20], &[] as &[Booking]).unwrap();
+        for c in &d.contractors[20..] {
+            kept.upsert_contractor(c);
+        }
+        for b in d.bookings.iter().rev() {
+            kept.add_booking(b).unwrap();
+        }
+        assert_eq!(kept.differences(&fresh), Vec::<ContractorId>::new());
+        let mut changed = d.contractors[3].clone();
+        changed.rating = 1.0;
+        kept.upsert_contractor(&changed);
+        let b = d
+            .bookings
+            .iter()
+            .find(|b| b.contractor_id == d.contractors[7].id)
+            .unwrap();
+        kept.remove_booking(b.contractor_id, b.job_id);
+        let mut want = vec![d.contractors[3].id, d.contractors[7].id];
+        want.sort();
+        assert_eq!(kept.differences(&fresh), want);
+
+        let cut = now.timestamp() + 3 * 86_400;
+        let before = fresh.booking_count();
+        let mut pruned = fresh.clone();
+        let dropped = pruned.drop_bookings_ending_by(cut);
+        let ended = d
+            .bookings
+            .iter()
+            .filter(|b| secs_ceil(b.end_utc) <= cut)
+            .count();
+        assert_eq!(dropped, ended);
+        assert_eq!(pruned.booking_count(), before - ended);
+        assert!(pruned.heap_bytes() > 0);
+    }
+
     #[test]
     fn starts_between_skips_own_job() {
         let c = cal(&[100, 200, 300, 400]);

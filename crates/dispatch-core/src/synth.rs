@@ -463,6 +463,15 @@ pub fn generate(cfg: &SynthConfig) -> Dataset {
 }
 
 impl Dataset {
+    /// The mean home of the contractors (the region's centre, roughly).
+    pub fn region_centre(&self) -> GeoPoint {
+        let n = self.contractors.len().max(1) as f64;
+        let (lat, lon) = self.contractors.iter().fold((0.0, 0.0), |(a, b), c| {
+            (a + c.location.lat, b + c.location.lon)
+        });
+        GeoPoint::new(lat / n, lon / n)
+    }
+
     /// The jobs and assignments behind [`Dataset::bookings`], for loading a store with demo
     /// data. Jobs that ended before `now` are `completed`, the others `assigned`.
     pub fn booked_jobs(&self) -> Vec<(Job, Assignment)> {
@@ -608,6 +617,184 @@ fn book_calendar(
     }
 }
 
+/// How many of [`generate_demo`]'s open jobs are hard on purpose.
+pub const DEMO_HARD_JOBS: usize = 3;
+
+/// [`generate`], with open jobs made for a demo: each normal job is near an active contractor
+/// and asks for that contractor's primary trade at a level most of its practitioners hold, in a
+/// window of a day or more starting within a day, so that most jobs have several feasible
+/// candidates; the last [`DEMO_HARD_JOBS`] are hard on purpose, so their exclusion reasons
+/// teach the rules: two trades at the top level (`missingSkill`), a place far from everyone
+/// (out of reach), an emergency that must be done within the next two hours (working hours,
+/// bookings). Deterministic in `cfg`.
+pub fn generate_demo(cfg: &SynthConfig) -> Dataset {
+    let mut data = generate(cfg);
+    let mut rng = Rng::new(cfg.seed ^ 0x6465_6d6f);
+    // Demo contractors are all-rounders: three or four trades each, mostly at level 2 or more,
+    // so every neighbourhood has a few people for every trade.
+    let trade_weights: Vec<u32> = TRADES.iter().map(|t| t.1).collect();
+    for c in &mut data.contractors {
+        let want = 3 + rng.below(2) as usize;
+        while c.skills.len() < want {
+            let t = TRADES[rng.weighted(&trade_weights)].0;
+            if c.skills.iter().all(|s| s.name.as_str() != t) {
+                c.skills.push(Skill {
+                    name: SkillName::new(t),
+                    level: 2 + rng.weighted(&[30, 40, 20, 10]) as u8,
+                });
+            }
+        }
+    }
+    let now = cfg.now.timestamp();
+    let active: Vec<&Contractor> = data.contractors.iter().filter(|c| c.active).collect();
+    let normal = cfg.open_jobs.saturating_sub(DEMO_HARD_JOBS);
+    let mut jobs = Vec::with_capacity(cfg.open_jobs);
+    let half_hour = 1800;
+    for _ in 0..normal {
+        // A contractor whose neighbourhood (15 km) has several active people of one of its
+        // trades; that trade, at a level most of them hold.
+        let mut pick = None;
+        for _ in 0..20 {
+            let Some(&c) = active.get(rng.below(active.len().max(1) as u64) as usize) else {
+                break;
+            };
+            let near: Vec<&Contractor> = active
+                .iter()
+                .copied()
+                .filter(|o| km(o.location, c.location) <= 15.0)
+                .collect();
+            let best = c
+                .skills
+                .iter()
+                .map(|s| {
+                    let at = |level: u8| {
+                        near.iter()
+                            .filter(|o| {
+                                o.skills
+                                    .iter()
+                                    .any(|x| x.name == s.name && x.level >= level)
+                            })
+                            .count()
+                    };
+                    (at(1), at(2), s)
+                })
+                .max_by_key(|&(n, _, _)| n);
+            if let Some((n1, n2, skill)) = best {
+                let level = if n2 >= 6 && skill.level >= 2 { 2 } else { 1 };
+                pick = Some((c, skill.clone(), level));
+                if n1 >= 6 {
+                    break;
+                }
+            }
+        }
+        let Some((c, skill, min_level)) = pick else {
+            break;
+        };
+        let trade = TRADES
+            .iter()
+            .position(|t| t.0 == skill.name.as_str())
+            .unwrap_or(0);
+        let priority =
+            [Priority::Low, Priority::Normal, Priority::High][rng.weighted(&[20, 60, 20])];
+        let hours = match priority {
+            Priority::High => 24,
+            Priority::Low => 96,
+            _ => 48 + 24 * rng.below(2) as i64,
+        };
+        let start = (now + (1 + rng.below(36) as i64) * half_hour) / 300 * 300;
+        let titles = TITLES[trade];
+        jobs.push(Job {
+            id: JobId::from_uuid(rng.uuid()),
+            region: data.region.id.clone(),
+            title: titles[rng.below(titles.len() as u64) as usize].to_owned(),
+            location: scatter(&mut rng, c.location.lat, c.location.lon, 5.0),
+            required_skills: vec![RequiredSkill {
+                name: skill.name.clone(),
+                min_level,
+            }],
+            priority,
+            window_start_utc: from_secs(start),
+            window_end_utc: from_secs(start + hours * 3600),
+            duration_minutes: (2 + rng.below(7) as u32) * 15,
+            status: JobStatus::Open,
+        });
+    }
+    let metro = data.region_centre();
+    let hard = [
+        // Two trades at the top level: nearly everyone lacks one (`missingSkill`).
+        Job {
+            title: "Rewire and re-plumb a historic kitchen".to_owned(),
+            location: metro,
+            required_skills: vec![
+                RequiredSkill {
+                    name: SkillName::new(TRADES[0].0),
+                    min_level: 5,
+                },
+                RequiredSkill {
+                    name: SkillName::new(TRADES[1].0),
+                    min_level: 5,
+                },
+            ],
+            priority: Priority::Normal,
+            ..demo_job(&mut rng, &data.region, metro, now, 48)
+        },
+        // Far from every contractor's home: out of reach.
+        Job {
+            title: "Cabin roof leak, remote site".to_owned(),
+            location: GeoPoint::new(
+                (metro.lat + 2.5).clamp(-89.0, 89.0),
+                (metro.lon + 2.5).clamp(-179.0, 179.0),
+            ),
+            required_skills: vec![RequiredSkill {
+                name: SkillName::new(TRADES[4].0),
+                min_level: 1,
+            }],
+            ..demo_job(&mut rng, &data.region, metro, now, 48)
+        },
+        // Now or never: the working hours and today's bookings decide.
+        Job {
+            title: "Burst pipe, water everywhere".to_owned(),
+            priority: Priority::Emergency,
+            duration_minutes: 90,
+            ..demo_job(&mut rng, &data.region, metro, now, 2)
+        },
+    ];
+    jobs.extend(
+        hard.into_iter()
+            .take(cfg.open_jobs - jobs.len().min(cfg.open_jobs)),
+    );
+    jobs.truncate(cfg.open_jobs);
+    data.open_jobs = jobs;
+    data
+}
+
+/// Kilometres between two points (equirectangular: fine at a neighbourhood's scale).
+fn km(a: GeoPoint, b: GeoPoint) -> f64 {
+    let x = (b.lon - a.lon).to_radians() * ((a.lat + b.lat) / 2.0).to_radians().cos();
+    let y = (b.lat - a.lat).to_radians();
+    (x * x + y * y).sqrt() * 6371.0
+}
+
+/// A plain open plumbing job at `at`, its window `hours` long from `now`.
+fn demo_job(rng: &mut Rng, region: &Region, at: GeoPoint, now: i64, hours: i64) -> Job {
+    let start = now / 300 * 300;
+    Job {
+        id: JobId::from_uuid(rng.uuid()),
+        region: region.id.clone(),
+        title: TITLES[0][0].to_owned(),
+        location: at,
+        required_skills: vec![RequiredSkill {
+            name: SkillName::new(TRADES[0].0),
+            min_level: 1,
+        }],
+        priority: Priority::Normal,
+        window_start_utc: from_secs(start),
+        window_end_utc: from_secs(start + hours * 3600),
+        duration_minutes: 60,
+        status: JobStatus::Open,
+    }
+}
+
 fn open_job(
     rng: &mut Rng,
     region: &Region,
@@ -675,6 +862,59 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, 16, 0, 0).unwrap()
+    }
+
+    /// The demo's promise: at least 80 % of open jobs have 3 or more feasible candidates (the
+    /// hard ones included in the count), in every preset region, at several seeds and times.
+    #[test]
+    fn most_demo_jobs_have_several_feasible_candidates() {
+        let config = crate::ScoringConfig::default();
+        for seed in [1, 7, 42] {
+            for hour in [3, 9, 16, 22] {
+                let at = Utc.with_ymd_and_hms(2026, 3, 2, hour, 0, 0).unwrap();
+                for preset in RegionPreset::ALL {
+                    let mut cfg = SynthConfig::new(seed, 150, at);
+                    cfg.region = preset;
+                    cfg.days = 7;
+                    cfg.open_jobs = 40;
+                    let d = generate_demo(&cfg);
+                    assert_eq!(d.open_jobs.len(), 40);
+                    let live: Vec<&Booking> =
+                        d.bookings.iter().filter(|b| b.end_utc > at).collect();
+                    let index = crate::RegionIndex::build(d.region.clone(), &d.contractors, live)
+                        .expect("index");
+                    let mut enough = 0;
+                    for job in &d.open_jobs {
+                        assert_eq!(job.validate(), Ok(()), "{job:?}");
+                        let r = crate::recommend(&index, job, &config, at, 10).expect("ranks");
+                        if r.candidates.len() >= 3 {
+                            enough += 1;
+                        }
+                    }
+                    let hard = &d.open_jobs[40 - DEMO_HARD_JOBS..];
+                    let hard_candidates: Vec<usize> = hard
+                        .iter()
+                        .map(|job| {
+                            crate::recommend(&index, job, &config, at, 10)
+                                .expect("ranks")
+                                .candidates
+                                .len()
+                        })
+                        .collect();
+                    println!(
+                        "seed {seed}, {hour}:00 UTC, {preset:?}: {enough}/40 jobs with ≥ 3 candidates; hard ones {hard_candidates:?}"
+                    );
+                    assert!(
+                        enough >= 32,
+                        "seed {seed}, {hour}:00, {preset:?}: only {enough}/40 jobs have 3 or more candidates"
+                    );
+                    assert!(
+                        hard_candidates[0] < 3 && hard_candidates[1] == 0,
+                        "{hard_candidates:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

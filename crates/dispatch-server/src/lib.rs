@@ -12,9 +12,11 @@
 //!   caps per node and per client address, lingering close; [`fairness`] — per-subject rate
 //!   limits and the fair recommendation queue.
 //! * [`worker`] — computes recommendations in the background; [`plans`] — plans a region's
-//!   backlog on threads of its own and applies plans; [`planning`] loads a region's index for
-//!   the engine; [`assignment`] — the one step every assignment goes through (manual,
-//!   auto-assign, an applied plan), validated and written with its audit decision and event.
+//!   backlog on threads of its own and applies plans; [`region_state`] keeps each region's
+//!   index in memory, current with the store's change log (read-your-writes across nodes,
+//!   consistency checks); [`planning`] hands the engine that index (or a fresh load);
+//!   [`assignment`] — the one step every assignment goes through (manual, auto-assign, an
+//!   applied plan), validated and written with its audit decision and event.
 //! * [`events`], [`relay`] and [`delivery`] — the hub's channels and the two events, written
 //!   to the outbox with their change; after commit the relay (one node at a time) publishes
 //!   them on the backplane and every node delivers them to its own clients

@@ -1,5 +1,5 @@
-//! Loading what the engine needs from the store: a region's index around a job, or over a
-//! planning period.
+//! What the engine works over: the node's live region state ([`crate::region_state`]), or a
+//! region's index loaded from the store around a job, or over a planning period.
 
 use chrono::{DateTime, Duration, Utc};
 use dispatch_core::{IndexError, Job, Region, RegionIndex, ScoringConfig};

@@ -7,6 +7,7 @@
 
 mod assignments;
 mod audit;
+mod bulk;
 mod config;
 mod contractors;
 mod jobs;
@@ -40,6 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(regions::router())
         .merge(schedule::router())
         .merge(contractors::router())
+        .merge(bulk::router())
         .merge(jobs::router())
         .merge(recommendations::router())
         .merge(assignments::router())

@@ -115,7 +115,30 @@ pub async fn start_with(
     limits: dispatch_server::fairness::ApiLimits,
 ) -> TestServer {
     let url = format!("sqlite://{}", dir.path().join("dispatch.db").display());
-    let store = Store::connect(&url).await.expect("store");
+    start_on_with(dir, &url, options, hub_options, limits).await
+}
+
+/// The service on the database `url` (SQLite or PostgreSQL); `dir` is kept with the server.
+pub async fn start_on(dir: tempfile::TempDir, url: &str) -> TestServer {
+    start_on_with(
+        dir,
+        url,
+        dispatch_server::RunOptions::default(),
+        HubOptions::default(),
+        dispatch_server::fairness::ApiLimits::UNLIMITED,
+    )
+    .await
+}
+
+/// [`start_on`] with these run options, hub options and per-subject limits.
+pub async fn start_on_with(
+    dir: tempfile::TempDir,
+    url: &str,
+    options: dispatch_server::RunOptions,
+    hub_options: HubOptions,
+    limits: dispatch_server::fairness::ApiLimits,
+) -> TestServer {
+    let store = Store::connect(url).await.expect("store");
     let (backplane, subscription) = dispatch_backplane::Backplane::in_process();
     let service = Service::with_limits(
         store.clone(),

@@ -66,6 +66,9 @@ pub(crate) struct SqliteTx {
     now: DateTime<Utc>,
 }
 
+/// The writer's page cache, in KiB (SQLite's negative `cache_size`): 128 MiB at most.
+const WRITER_CACHE_KIB: &str = "-131072";
+
 impl SqliteDb {
     /// Opens the pools and migrates. `url` has already been checked to be `sqlite:`.
     pub(crate) async fn connect(url: &str) -> Result<Self, StoreError> {
@@ -112,7 +115,9 @@ impl SqliteDb {
                 .max_connections(1)
                 .min_connections(1)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_with(options.clone())
+                // A larger page cache for the one writer: bulk loads insert rows keyed by random
+                // ids into large indexes, and the default 2 MB makes that a page miss a row.
+                .connect_with(options.clone().pragma("cache_size", WRITER_CACHE_KIB))
                 .await
                 .map_err(unavailable)?;
             let read = SqlitePoolOptions::new()
@@ -169,9 +174,23 @@ fn query<'s>(
         return Ok(None);
     };
     let mut out = SqliteArguments::default();
+    add_args(&mut out, args, now, rendered.binds_now)?;
+    Ok(Some(sqlx::query_with(
+        AssertSqlSafe(rendered.text.as_str()),
+        out,
+    )))
+}
+
+/// Adds `args` (and `now`, when the statement binds it last) to `out`.
+fn add_args(
+    out: &mut SqliteArguments,
+    args: &[Arg<'_>],
+    now: DateTime<Utc>,
+    binds_now: bool,
+) -> Result<(), sqlx::Error> {
     for arg in args {
         let added = match *arg {
-            Arg::Plain(v) => add_plain(&mut out, v),
+            Arg::Plain(v) => add_plain(out, v),
             Arg::Id(v) => out.add(v.to_string()),
             Arg::OptId(v) => out.add(v.map(|v| v.to_string())),
             Arg::Time(v) => out.add(ts(&v)),
@@ -182,13 +201,56 @@ fn query<'s>(
         };
         added.map_err(sqlx::Error::Encode)?;
     }
-    if rendered.binds_now {
+    if binds_now {
         out.add(ts(&now)).map_err(sqlx::Error::Encode)?;
     }
-    Ok(Some(sqlx::query_with(
-        AssertSqlSafe(rendered.text.as_str()),
-        out,
-    )))
+    Ok(())
+}
+
+/// Placeholders one multi-row statement may bind (SQLite allows 32,766).
+const MAX_VARIABLES: usize = 30_000;
+/// Rows one multi-row statement inserts at most.
+const MAX_ROWS: usize = 500;
+
+/// An `INSERT … VALUES (…)` statement split into its head (through `VALUES`) and its one row's
+/// tuple, so that many rows can go in one statement; `None` for any other shape.
+fn multi_row_parts(text: &str) -> Option<(&str, &str)> {
+    let at = text.find(" VALUES ")? + " VALUES".len();
+    let (head, tuple) = text.split_at(at);
+    let trimmed = tuple.trim();
+    (head.trim_start().starts_with("INSERT")
+        && trimmed.starts_with('(')
+        && trimmed.ends_with(')')
+        && trimmed[1..]
+            .find('(')
+            .is_none_or(|open| trimmed[..open + 1].contains(')')))
+    .then_some((head, trimmed))
+}
+
+/// `tuple` with each `$n` made an anonymous `?`, and the `n`s in order of appearance: binding
+/// a named parameter costs a walk over every name (`sqlite3_bind_parameter_name`), so a
+/// statement of thousands of `$n`s would bind in quadratic time; anonymous ones bind in order.
+fn anonymous(tuple: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(tuple.len());
+    let mut order = Vec::new();
+    let mut rest = tuple;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        match rest[at + 1..at + 1 + digits].parse::<usize>() {
+            Ok(n) => {
+                out.push('?');
+                order.push(n);
+            }
+            Err(_) => out.push_str(&rest[at..at + 1 + digits]),
+        }
+        rest = &rest[at + 1 + digits..];
+    }
+    out.push_str(rest);
+    (out, order)
 }
 
 /// `now - d`, or the earliest instant if that is out of range.
@@ -262,13 +324,10 @@ impl Backend for SqliteDb {
         error: impl Fn(Option<usize>, sqlx::Error) -> StoreError,
     ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        let mut result = Ok(());
-        for (i, row) in rows.iter().enumerate() {
-            if let Err(e) = tx.execute(batch.each, row).await {
-                result = Err(error(Some(i), e));
-                break;
-            }
-        }
+        let result = tx
+            .execute_batch(batch, rows)
+            .await
+            .map_err(|(row, e)| error(row, e));
         finish(tx, result).await
     }
 }
@@ -297,10 +356,52 @@ impl Transaction for SqliteTx {
         batch: &Batch,
         rows: &[Vec<Arg<'_>>],
     ) -> Result<(), (Option<usize>, sqlx::Error)> {
-        for (i, row) in rows.iter().enumerate() {
-            self.execute(batch.each, row)
-                .await
-                .map_err(|e| (Some(i), e))?;
+        let Some(rendered) = batch.each.sqlite() else {
+            return Ok(());
+        };
+        let Some((head, tuple)) = multi_row_parts(&rendered.text) else {
+            for (i, row) in rows.iter().enumerate() {
+                self.execute(batch.each, row)
+                    .await
+                    .map_err(|e| (Some(i), e))?;
+            }
+            return Ok(());
+        };
+        // Many rows per statement: a statement costs a round trip to sqlx's worker thread.
+        let (tuple, order) = anonymous(tuple);
+        let width = rows.first().map_or(0, Vec::len);
+        let chunk = (MAX_VARIABLES / order.len().max(1)).clamp(1, MAX_ROWS);
+        for (c, part) in rows.chunks(chunk).enumerate() {
+            let mut text = String::with_capacity(head.len() + part.len() * (tuple.len() + 2));
+            text.push_str(head);
+            let mut out = SqliteArguments::default();
+            for (k, row) in part.iter().enumerate() {
+                text.push_str(if k == 0 { " " } else { ", " });
+                text.push_str(&tuple);
+                // `$n` past the row's arguments is the `now()` the rendering appended.
+                let ordered: Vec<Arg<'_>> = order
+                    .iter()
+                    .map(|&n| match row.get(n.wrapping_sub(1)) {
+                        Some(arg) if n <= width => *arg,
+                        _ => Arg::Time(self.now),
+                    })
+                    .collect();
+                add_args(&mut out, &ordered, self.now, false)
+                    .map_err(|e| (Some(c * chunk + k), e))?;
+            }
+            let done = sqlx::query_with(AssertSqlSafe(text), out)
+                .execute(&mut *self.tx)
+                .await;
+            if let Err(e) = done {
+                // Name the row: a failed statement undoes only itself, so the rows of this
+                // chunk can be tried one by one (the whole transaction is rolled back anyway).
+                for (k, row) in part.iter().enumerate() {
+                    self.execute(batch.each, row)
+                        .await
+                        .map_err(|e| (Some(c * chunk + k), e))?;
+                }
+                return Err((None, e));
+            }
         }
         Ok(())
     }
