@@ -259,11 +259,13 @@ impl RegionStates {
         region: &Region,
         from: DateTime<Utc>,
     ) -> Result<RegionIndex, RegionLoadError> {
-        let contractors = self.store.contractors_in_region(&region.id).await?;
-        let bookings = self
-            .store
-            .region_bookings(&region.id, from, from + LOAD_AHEAD)
-            .await?;
+        // Two independent reads, on two of the store's read connections at once.
+        let (contractors, bookings) = tokio::join!(
+            self.store.contractors_in_region(&region.id),
+            self.store
+                .region_bookings(&region.id, from, from + LOAD_AHEAD),
+        );
+        let (contractors, bookings) = (contractors?, bookings?);
         let region = region.clone();
         Ok(
             tokio::task::spawn_blocking(move || {
