@@ -446,13 +446,14 @@ async fn create_assignment(
     let events = encode_events(events)?;
     retrying!(db, "create_assignment", {
         let done = transaction!(db, |tx| {
-            if let Some(replaces) = replaces {
-                end_for_move(tx, replaces, a.job_id).await?;
-            }
+            let moved_from = match replaces {
+                Some(replaces) => Some(end_for_move(tx, replaces, a.job_id).await?),
+                None => None,
+            };
             if let Some(audit) = &audit {
                 insert_audit(tx, audit).await?;
             }
-            assign(tx, a, &decision, &events).await
+            assign(tx, a, &decision, &events, moved_from).await
         });
         match done {
             // Another writer booked an overlapping slot between our check and our insert (it
@@ -475,31 +476,39 @@ async fn create_assignment(
 }
 
 /// Ends `replaces`, the live assignment of `job` being moved, and reopens the job, in the
-/// move's transaction (whose `assign` then books the job again).
-async fn end_for_move(tx: &mut Tx, replaces: AssignmentId, job: JobId) -> Result<(), StoreError> {
+/// move's transaction (whose `assign` then books the job again); returns the contractor it was
+/// booked to.
+async fn end_for_move(
+    tx: &mut Tx,
+    replaces: AssignmentId,
+    job: JobId,
+) -> Result<ContractorId, StoreError> {
     // The job's lock first (the lock order).
     let sql = sql!(postgres_only: "SELECT 1 FROM jobs WHERE id = $1 FOR NO KEY UPDATE");
     tx.execute(sql, args![job]).await?;
     let sql = sql!(
         "UPDATE assignments SET status = 'unassigned', ended_at = now() \
-         WHERE id = $1 AND job_id = $2 AND status = 'live'"
+         WHERE id = $1 AND job_id = $2 AND status = 'live' RETURNING contractor_id"
     );
-    if tx.execute(sql, args![replaces, job]).await? != 1 {
+    let Some(row) = tx.fetch_optional(sql, args![replaces, job]).await? else {
         return Err(AssignmentConflict::MovedMeanwhile.into());
-    }
+    };
+    let moved_from: ContractorId = row.id("assignments.contractor_id")?;
     let sql = sql!(
         "UPDATE jobs SET status = 'open', updated_at = now() WHERE id = $1 AND status = 'assigned'"
     );
     tx.execute(sql, args![job]).await?;
-    Ok(())
+    Ok(moved_from)
 }
 
-/// The steps of an assignment, in its transaction.
+/// The steps of an assignment, in its transaction; `moved_from` is the contractor a moved
+/// booking leaves (its change record is written with this one's).
 async fn assign(
     tx: &mut Tx,
     a: &Assignment,
     decision: &RawValue,
     events: &[EncodedEvent<'_>],
+    moved_from: Option<ContractorId>,
 ) -> Result<(), StoreError> {
     // 1. The job exists and is open (status `assigned` ⇔ it has a live assignment). On
     //    PostgreSQL its row lock queues concurrent assignments of the job; each reads the
@@ -585,13 +594,16 @@ async fn assign(
     }
     let sql = sql!("UPDATE audits SET decision = $1 WHERE id = $2");
     tx.execute(sql, args![decision, a.audit_id]).await?;
-    record_change(
-        tx,
-        &region,
-        ChangeKind::AssignmentMade,
-        Some(a.contractor_id),
-        Some(a.job_id),
-    )
-    .await?;
+    // The change records, in region order (the lock order): the booking a move left, then
+    // this one.
+    let mut changes = vec![(region, ChangeKind::AssignmentMade, a.contractor_id)];
+    if let Some(from) = moved_from {
+        let from_region = contractor_region(tx, from).await?;
+        changes.insert(0, (from_region, ChangeKind::AssignmentRemoved, from));
+    }
+    changes.sort_by(|x, y| x.0.cmp(&y.0));
+    for (region, kind, contractor) in &changes {
+        record_change(tx, region, *kind, Some(*contractor), Some(a.job_id)).await?;
+    }
     insert_events(tx, events).await
 }
