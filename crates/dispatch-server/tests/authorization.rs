@@ -67,8 +67,11 @@ const TABLE: &[(&str, &str, [Access; 6])] = &[
     ("post",   "/api/v1/regions",                       [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/regions/{id}",                  [OK,    OK,      MISSING, OK,      OK,      E401]),
     ("get",    "/api/v1/regions/{id}/schedule",         [OK,    OK,      MISSING, E403,    E403,    E401]),
+    ("get",    "/api/v1/regions/{id}/state",            [OK,    E403,    E403,    E403,    E403,    E401]),
+    ("post",   "/api/v1/regions/{id}/state/check",      [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/contractors",                   [OK,    OK,      E403,    E403,    E403,    E401]),
     ("post",   "/api/v1/contractors",                   [OK,    E403,    E403,    E403,    E403,    E401]),
+    ("post",   "/api/v1/contractors:bulk",              [OK,    E403,    E403,    E403,    E403,    E401]),
     ("get",    "/api/v1/contractors/{id}",              [OK,    OK,      MISSING, OK,      MISSING, E401]),
     ("put",    "/api/v1/contractors/{id}",              [OK,    E403,    E403,    E403,    E403,    E401]),
     ("post",   "/api/v1/contractors/{id}/time-off",     [OK,    E403,    E403,    E403,    E403,    E401]),
@@ -340,6 +343,15 @@ impl World {
                 ),
                 None,
             ),
+            ("get", "/api/v1/regions/{id}/state") => Call::at("/api/v1/regions/west/state")
+                .missing("/api/v1/regions/nowhere/state", None),
+            ("post", "/api/v1/regions/{id}/state/check") => {
+                Call::at("/api/v1/regions/west/state/check")
+                    .missing("/api/v1/regions/nowhere/state/check", None)
+            }
+            ("post", "/api/v1/contractors:bulk") => Call::at(route)
+                .body(contractor_body("Bulk"))
+                .header("content-type", "application/x-ndjson".to_owned()),
             ("get", "/api/v1/contractors") => Call::at("/api/v1/contractors?region=west"),
             ("post", "/api/v1/contractors") => Call::at(route).body(contractor_body("New")),
             ("get", "/api/v1/contractors/{id}") => {
@@ -484,7 +496,7 @@ impl World {
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
         }
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(name, _)| *name == "content-type") {
             request = request.header("content-type", "application/json");
         }
         for (name, value) in headers {
