@@ -4,7 +4,8 @@
 //! * `a_booking_through_one_node_is_seen_by_a_recommendation_through_the_other` — B holds the
 //!   region in memory (it has ranked for it); contractor X is booked 10:00–11:00 through A; a
 //!   recommendation through B for a job that can only be done in that hour, asked right after
-//!   A's 201, never proposes X (X is excluded as busy), and does propose Y. Several rounds.
+//!   A's 201, never proposes X (X is excluded as busy), and does propose Y. Several rounds;
+//!   then the booking is moved from X to Y through A, and B at once proposes X, not Y.
 //! * `a_node_that_missed_a_change_is_repaired_by_the_check` — a contractor is deactivated
 //!   behind the service's back (SQL, no change record): the node's memory still ranks X; the
 //!   on-demand check reports X as drifted, counts the repair in `/metrics` and rebuilds; the next
@@ -132,6 +133,7 @@ async fn a_booking_through_one_node_is_seen_by_a_recommendation_through_the_othe
     let warm = one_hour_job(&a, base - Span::hours(6)).await;
     recommend(&b, &mut on_b, &warm).await;
 
+    let mut last = None;
     for round in 0..3 {
         let x = create(
             &a,
@@ -176,7 +178,29 @@ async fn a_booking_through_one_node_is_seen_by_a_recommendation_through_the_othe
             exclusion(&result, &x).is_some(),
             "round {round}: X is excluded with its reason: {result}"
         );
+        let assignment = answer.body["id"].as_str().expect("id").to_owned();
+        last = Some((assignment, x, y, ten));
     }
+
+    // The booking moved from X to Y through A: B sees X free and Y busy at once.
+    let (assignment, x, y, ten) = last.expect("rounds ran");
+    let moved = a
+        .call(
+            "POST",
+            &format!("/api/v1/assignments/{assignment}/move"),
+            Some(&a.dispatcher(REGION)),
+            Some(&json!({
+                "contractorId": y,
+                "startUtc": iso(ten), "endUtc": iso(ten + Span::hours(1)),
+            })),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{moved:?}");
+    let overlapping = one_hour_job(&a, ten).await;
+    let result = recommend(&b, &mut on_b, &overlapping).await;
+    let proposed = candidate_ids(&result);
+    assert!(!proposed.contains(&y), "Y took the moved booking: {result}");
+    assert!(proposed.contains(&x), "X was freed by the move: {result}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
