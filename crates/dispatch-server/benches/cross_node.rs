@@ -34,7 +34,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
-use common::{Api, HubClient, SECRET, contractor_body, iso, job_body};
+use common::{Api, HubClient, SECRET, arg, contractor_body, iso, job_body};
 use dispatch_backplane::Backplane;
 use dispatch_core::{ContractorId, JobId, NewContractor, NewJob, Region};
 use dispatch_server::auth::JwtKeys;
@@ -56,15 +56,6 @@ const STRAGGLERS: Duration = Duration::from_secs(1);
 const SETTLE: Duration = Duration::from_secs(15);
 /// Untimed assignments before measuring (connections, caches, the first NOTIFY).
 const WARM_UP: usize = 5;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn env_either(first: &str, second: &str) -> Option<String> {
     std::env::var(first)

@@ -26,22 +26,13 @@ mod common;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use common::{Api, HubClient, TestServer, start_on};
+use common::{Api, HubClient, TestServer, arg, percentile, start_on};
 use dispatch_core::{JobStatus, RegionId};
 use dispatch_store::PageRequest;
 use serde_json::json;
 
 /// How long an answer may take.
 const WAIT: Duration = Duration::from_secs(60);
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn text_arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();
@@ -54,13 +45,6 @@ fn text_arg(name: &str, default: &str) -> String {
 
 fn flag(name: &str) -> bool {
     std::env::args().any(|a| a == name)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Asks for a recommendation for `job` and waits until every client in `hubs` heard its
