@@ -97,7 +97,15 @@ test("every response is described; every problem is application/problem+json wit
       if (Number(status) >= 400 && path.startsWith("/api/")) {
         problems += 1;
         assert.deepEqual(Object.keys(response.content ?? {}), ["application/problem+json"], `${where}: media type`);
-        assert.equal(response.content["application/problem+json"].schema?.$ref, "#/components/schemas/Problem", `${where}: schema`);
+        // The Problem schema, or one extending it with members of its own (RFC 9457 §3.2).
+        const ref = response.content["application/problem+json"].schema?.$ref ?? "";
+        assert.ok(ref.startsWith("#/components/schemas/"), `${where}: schema is a component`);
+        if (ref !== "#/components/schemas/Problem") {
+          const schema = document.components.schemas[ref.split("/").pop()];
+          for (const name of ["detail", "status", "title", "type"]) {
+            assert.ok(schema?.required?.includes(name), `${where}: ${ref} extends Problem (requires ${name})`);
+          }
+        }
       }
     }
   }
@@ -106,12 +114,21 @@ test("every response is described; every problem is application/problem+json wit
   assert.deepEqual([...problem.required].sort(), ["detail", "status", "title", "type"]);
 });
 
-test("every request body has an example that names only the schema's properties", () => {
+test("every request body has an example that names only the schema's properties (NDJSON: lines of JSON objects)", () => {
   let bodies = 0;
   for (const [method, path, operation] of operations()) {
     if (!operation.requestBody) continue;
     bodies += 1;
     const where = `${method.toUpperCase()} ${path}`;
+    const ndjson = operation.requestBody.content?.["application/x-ndjson"];
+    if (ndjson) {
+      // A stream of JSON objects, one per line: the example is such a text.
+      assert.equal(typeof ndjson.example, "string", `${where}: NDJSON example`);
+      const lines = ndjson.example.split("\n").filter((line) => line.trim());
+      assert.ok(lines.length > 0, `${where}: NDJSON example has a line`);
+      for (const line of lines) assert.equal(typeof JSON.parse(line), "object", `${where}: NDJSON line is an object`);
+      continue;
+    }
     const media = operation.requestBody.content?.["application/json"];
     assert.ok(media, `${where}: application/json body`);
     const example = media.example ?? Object.values(media.examples ?? {})[0]?.value;

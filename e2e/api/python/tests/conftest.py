@@ -12,6 +12,7 @@ Environment:
 
 import importlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -117,8 +118,15 @@ def dispatch_client(service):
     )
     output = generated.stdout + generated.stderr
     assert generated.returncode == 0, output
-    # The generator skips what it cannot express and says so: nothing may be skipped.
-    assert "Warning" not in output and "Error" not in output, output
+    # The generator skips what it cannot express and says so: nothing may be skipped, except
+    # the one operation whose body it has no type for — the NDJSON bulk import
+    # (openapi-python-client supports no application/x-ndjson), which operators stream with
+    # curl or `dispatch` rather than through a generated client.
+    skipped = re.findall(r"WARNING parsing (\S+ \S+) within", output)
+    assert skipped == ["POST /api/v1/contractors:bulk"] or not skipped, output
+    assert "Unsupported content type application/x-ndjson" in output or not skipped, output
+    assert output.count("WARNING") == len(skipped), output
+    assert "Error" not in output, output
     sys.path.insert(0, GENERATED)
     try:
         yield importlib.import_module(PACKAGE)
