@@ -191,12 +191,12 @@ fn ended(mut record: PlanRecord, outcome: Result<plan::Plan, String>) -> PlanRec
     match outcome {
         Ok(found) => {
             record.status = PlanStatus::Ready;
-            record.progress = PlanProgress {
-                elapsed_ms: u64::try_from(found.elapsed.as_millis()).unwrap_or(u64::MAX),
-                iterations: found.iterations,
-                scheduled: u32::try_from(found.kpis.scheduled).unwrap_or(u32::MAX),
-                travel_minutes: found.kpis.travel_minutes,
-            };
+            record.progress = progress(
+                found.elapsed,
+                found.iterations,
+                found.kpis.scheduled,
+                found.kpis.travel_minutes,
+            );
             record.routes = found.routes;
             record.unassigned = found.unassigned;
             record.kpis = Some(found.kpis);
@@ -303,13 +303,28 @@ async fn search(state: &AppState, job: PlanJob, stop: &Arc<AtomicU8>) -> PlanRec
 }
 
 /// The store's form of a search's progress.
-fn plan_progress(progress: Progress) -> PlanProgress {
+fn plan_progress(found: Progress) -> PlanProgress {
+    // A plan's model travels in seconds.
+    progress(
+        found.elapsed,
+        found.iterations,
+        found.scheduled,
+        found.travel / 60,
+    )
+}
+
+/// A plan's progress figures, saturated into the stored widths.
+fn progress(
+    elapsed: Duration,
+    iterations: u64,
+    scheduled: usize,
+    travel_minutes: i64,
+) -> PlanProgress {
     PlanProgress {
-        elapsed_ms: u64::try_from(progress.elapsed.as_millis()).unwrap_or(u64::MAX),
-        iterations: progress.iterations,
-        scheduled: u32::try_from(progress.scheduled).unwrap_or(u32::MAX),
-        // A plan's model travels in seconds.
-        travel_minutes: progress.travel / 60,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        iterations,
+        scheduled: u32::try_from(scheduled).unwrap_or(u32::MAX),
+        travel_minutes,
     }
 }
 

@@ -86,17 +86,7 @@ struct Served {
 async fn serve(dir: &std::path::Path, addr: SocketAddr) -> Served {
     let bin = std::env::var("DISPATCH_ABUSE_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_dispatch").to_owned());
-    let child = std::process::Command::new(bin)
-        .arg("serve")
-        .env("DISPATCH_ADDR", addr.to_string())
-        .env(
-            "DISPATCH_DATABASE_URL",
-            format!("sqlite://{}", dir.join("dispatch.db").display()),
-        )
-        .env(
-            "DISPATCH_JWT_SECRET",
-            std::str::from_utf8(SECRET).expect("utf-8"),
-        )
+    let child = serve_command(&bin, dir, addr)
         .env(
             "RUST_LOG",
             std::env::var("DISPATCH_ABUSE_RUST_LOG").unwrap_or_else(|_| "warn".to_owned()),

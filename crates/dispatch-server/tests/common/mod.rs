@@ -186,8 +186,10 @@ impl Drop for Node {
 
 /// Starts the `dispatch` binary serving `addr` on the SQLite file `dir/dispatch.db`, with the
 /// test secret and `env` on top, and waits until `/healthz` answers.
-pub async fn spawn_node(dir: &std::path::Path, addr: SocketAddr, env: &[(&str, &str)]) -> Node {
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_dispatch"))
+/// `bin serve` on `addr` with the database in `dir` and the test secret, logging warnings.
+pub fn serve_command(bin: &str, dir: &std::path::Path, addr: SocketAddr) -> std::process::Command {
+    let mut command = std::process::Command::new(bin);
+    command
         .arg("serve")
         .env("DISPATCH_ADDR", addr.to_string())
         .env(
@@ -198,7 +200,12 @@ pub async fn spawn_node(dir: &std::path::Path, addr: SocketAddr, env: &[(&str, &
             "DISPATCH_JWT_SECRET",
             std::str::from_utf8(SECRET).expect("utf-8"),
         )
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "warn");
+    command
+}
+
+pub async fn spawn_node(dir: &std::path::Path, addr: SocketAddr, env: &[(&str, &str)]) -> Node {
+    let child = serve_command(env!("CARGO_BIN_EXE_dispatch"), dir, addr)
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .spawn()
