@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Limits, ScoringConfig};
 use crate::ids::{ContractorId, JobId, RegionId, SkillName};
 use crate::index::{Calendar, RegionIndex};
-use crate::model::{GeoPoint, Job};
+use crate::model::{Booking, Contractor, GeoPoint, Job};
 use crate::time::{DAY, LocalClock, expand_rules, from_secs, secs_ceil};
 use crate::travel::{
     StraightLine, TravelEstimate, TravelEstimator, TravelSource, chord2, chord2_to_km,
@@ -1184,6 +1184,65 @@ impl Draft {
             travel: self.travel,
         }
     }
+}
+
+/// The trip into each of a contractor's `bookings` (in their order), by the rule the engine
+/// plans around them with: from the previous booked job when it ends in the same working
+/// stretch with no time off after it, otherwise from home. Calendars (the schedule board) draw
+/// travel with it, so what they show is what recommendations assumed.
+pub fn trips_into_bookings<E: TravelEstimator + ?Sized>(
+    contractor: &Contractor,
+    time_zone: chrono_tz::Tz,
+    bookings: &[Booking],
+    travel: &E,
+) -> Vec<Travel> {
+    let mut order: Vec<usize> = (0..bookings.len()).collect();
+    order.sort_by_key(|&i| (bookings[i].start_utc, bookings[i].end_utc));
+    let span = bookings
+        .iter()
+        .map(|b| (b.start_utc, b.end_utc))
+        .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)));
+    let stretches = span.map_or_else(Vec::new, |(from, to)| {
+        crate::time::working_intervals(time_zone, &contractor.working_hours, from, to)
+    });
+    let mut trips = vec![None; bookings.len()];
+    let mut previous: Option<&Booking> = None;
+    for i in order {
+        let booking = &bookings[i];
+        let stretch_start = stretches
+            .iter()
+            .find(|(s, e)| *s <= booking.start_utc && booking.start_utc < *e)
+            .map(|(s, _)| *s);
+        // Time off ending after the previous job and before this one sends the contractor home.
+        let came_from_job = previous.filter(|p| {
+            stretch_start.is_some_and(|s| p.end_utc > s)
+                && p.end_utc <= booking.start_utc
+                && !contractor
+                    .time_off
+                    .iter()
+                    .any(|t| t.end_utc > p.end_utc && t.end_utc <= booking.start_utc)
+        });
+        let (estimate, from) = match came_from_job {
+            Some(p) => (
+                travel.estimate(p.location, booking.location),
+                TravelOrigin::PreviousJob,
+            ),
+            None => (
+                travel.estimate(contractor.location, booking.location),
+                TravelOrigin::Home,
+            ),
+        };
+        trips[i] = Some(Travel {
+            distance_km: round_to(estimate.distance_km, 10.0),
+            minutes: estimate.minutes,
+            source: estimate.source,
+            from,
+        });
+        if previous.is_none_or(|p| booking.end_utc > p.end_utc) {
+            previous = Some(booking);
+        }
+    }
+    trips.into_iter().flatten().collect()
 }
 
 fn round_to(x: f64, scale: f64) -> f64 {

@@ -58,7 +58,7 @@ pub use config::{Limits, NewScoringConfig, ScoringConfig, Weights};
 pub use engine::{
     Breakdown, Candidate, DEFAULT_LIMIT, Exclusion, ExclusionReason, NoSlotCause, RecommendError,
     Recommendation, Travel, TravelOrigin, check_assignment, check_assignment_with, recommend,
-    recommend_with,
+    recommend_with, trips_into_bookings,
 };
 pub use ids::{AssignmentId, AuditId, ContractorId, JobId, PlanId, RegionId, SkillName};
 pub use index::{IndexError, RegionIndex};

@@ -489,3 +489,56 @@ mod manual {
         assert_eq!(e.contractor_id, ContractorId::from_u128(42));
     }
 }
+
+/// The travel a calendar draws before each booking is the travel the engine assumed when it
+/// proposed the slot: from the previous job in the same stretch, from home after time off.
+#[test]
+fn calendars_draw_the_engines_travel() {
+    let estimator = StraightLine::from_limits(&ScoringConfig::default().limits);
+    let before = booking(
+        1,
+        0x10,
+        "2026-06-02T15:00:00Z",
+        "2026-06-02T19:00:00Z",
+        north(SITE, 20.0),
+    );
+    let mut c = contractor(1);
+    let idx = index(
+        west(),
+        std::slice::from_ref(&c),
+        std::slice::from_ref(&before),
+    );
+    let proposed = outcome(&idx, &job(), now(), 1).expect("candidate after the booking");
+    assert_eq!(proposed.travel.from, TravelOrigin::PreviousJob);
+    let booked = Booking {
+        start_utc: proposed.start_utc,
+        end_utc: proposed.end_utc,
+        location: SITE,
+        ..booking(
+            1,
+            0xAB,
+            "2026-06-02T00:00:00Z",
+            "2026-06-02T00:00:00Z",
+            SITE,
+        )
+    };
+    let zone = west().time_zone;
+    // Given in any order, answered in that order.
+    let trips = trips_into_bookings(&c, zone, &[booked, before], &estimator);
+    assert_eq!(trips[0], proposed.travel);
+    assert_eq!(
+        trips[1].from,
+        TravelOrigin::Home,
+        "the first job of the day starts at home"
+    );
+
+    // Time off between the two jobs: the contractor comes from home.
+    c.time_off.push(TimeOff {
+        start_utc: utc("2026-06-02T19:00:00Z"),
+        end_utc: utc("2026-06-02T19:30:00Z"),
+        reason: "lunch at home".into(),
+    });
+    let trips = trips_into_bookings(&c, zone, &[before, booked], &estimator);
+    assert_eq!(trips[1].from, TravelOrigin::Home);
+    assert_eq!(trips[1].minutes, 3);
+}

@@ -115,6 +115,25 @@ async fn the_schedule_shows_each_contractor_s_period_and_the_open_jobs() {
     assert_eq!(bookings[0]["assignment"], booked[0]);
     assert_eq!(bookings[0]["job"]["id"], booked[0]["jobId"]);
     assert_eq!(bookings[0]["job"]["status"], "assigned");
+    // The drive into it, by the engine's rule: the first job of the stretch starts at home,
+    // and this job is at Ana's home.
+    assert_eq!(
+        bookings[0]["travel"],
+        json!({"distanceKm": 0.0, "minutes": 0, "source": "estimate", "from": "home"})
+    );
+    // Working time as UTC stretches covering the period (test contractors work around the
+    // clock), so a board never re-derives working hours from the weekly pattern.
+    let working = ana_row["working"].as_array().expect("working stretches");
+    let first = working.first().expect("a stretch");
+    let last = working.last().expect("a stretch");
+    assert!(
+        first["startUtc"].as_str() <= Some(iso(base).as_str()),
+        "{working:?}"
+    );
+    assert!(
+        last["endUtc"].as_str() >= Some(iso(base + Span::days(1)).as_str()),
+        "{working:?}"
+    );
     let time_off = ana_row["contractor"]["timeOff"]
         .as_array()
         .expect("time off");

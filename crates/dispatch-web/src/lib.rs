@@ -16,6 +16,8 @@
 //! GET /                      index.html (the single-page app: sign-in)
 //! GET /dispatch, /dispatch/… index.html (deep links: /dispatch/west, /dispatch/west/jobs/<id>)
 //! GET /contractor/…          index.html (/contractor/<id>)
+//! GET /board/…               index.html (/board/west?date=2026-12-03&days=3: the schedule board)
+//! GET /audit/…               index.html (/audit/<id>: one audit record, readable)
 //! GET /<file>                every other file of the bundle, e.g. /assets/app-3f2a….js
 //! ```
 //!
@@ -79,7 +81,9 @@ pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
         .route("/dispatch", get(index))
         .route("/dispatch/{*rest}", get(index))
         .route("/contractor", get(index))
-        .route("/contractor/{*rest}", get(index));
+        .route("/contractor/{*rest}", get(index))
+        .route("/board/{*rest}", get(index))
+        .route("/audit/{*rest}", get(index));
     for file in ASSETS.iter().filter(|file| file.path != "index.html") {
         let route = format!("/{}", file.path);
         router = router.route(
@@ -242,6 +246,8 @@ mod tests {
             "/dispatch/west",
             "/dispatch/west/jobs/x",
             "/contractor/abc",
+            "/board/west",
+            "/audit/abc",
         ] {
             let response = get_path(path, None).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");

@@ -15,38 +15,13 @@
 
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { setTimeout as sleep } from "node:timers/promises";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { DISPATCH_BIN, IN_CI, SCREENSHOTS, WAIT, launch, serverEnv, startServer } from "../lib/harness.mjs";
 
-const SUITE = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const ROOT = resolve(SUITE, "../..");
-const DISPATCH_BIN = (() => {
-  const configured = process.env.DISPATCH_BIN || "../../target/debug/dispatch";
-  return isAbsolute(configured) ? configured : resolve(SUITE, configured);
-})();
-const SCREENSHOTS = process.env.SCREENSHOT_DIR ? resolve(process.env.SCREENSHOT_DIR) : join(ROOT, "artifacts/screenshots");
-const CHROMIUM = process.env.DISPATCH_CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-const IN_CI = process.env.CI === "true";
-const WAIT = 20_000;
 const SECRET = "api-docs-browser-secret";
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 let dir;
 let env;
@@ -57,41 +32,22 @@ let problem;
 
 before(async () => {
   assert.ok(existsSync(DISPATCH_BIN), `no dispatch binary at ${DISPATCH_BIN} (cargo build -p dispatch-server, or set DISPATCH_BIN)`);
-  if (!existsSync(CHROMIUM)) {
-    problem = `no Chromium at ${CHROMIUM} (apt-get install chromium, or set DISPATCH_CHROMIUM)`;
-  } else {
-    try {
-      browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT });
-    } catch (error) {
-      problem = `Chromium at ${CHROMIUM} did not start: ${error.message.split("\n")[0]}`;
-    }
-  }
+  ({ browser, problem } = await launch());
   if (!browser) {
     if (IN_CI) throw new Error(`the API docs browser test cannot run: ${problem}`);
     console.warn(`\n*** SKIPPING the API docs browser test: ${problem} ***\n`);
     return;
   }
   dir = mkdtempSync(join(tmpdir(), "dispatch-api-docs-"));
-  env = { ...process.env, DISPATCH_DATABASE_URL: `sqlite://${join(dir, "docs.db")}`, DISPATCH_JWT_SECRET: SECRET, RUST_LOG: process.env.RUST_LOG || "warn" };
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  server = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${port}`], { env, stdio: "ignore" });
-  const deadline = Date.now() + WAIT;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (server.exitCode !== null) throw new Error(`dispatch serve exited with ${server.exitCode}`);
-    if (Date.now() > deadline) throw new Error("dispatch serve did not become ready");
-    await sleep(100);
-  }
+  const database = join(dir, "docs.db");
+  env = serverEnv(database, SECRET);
+  server = await startServer(database, SECRET);
+  base = server.base;
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGKILL");
+  server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -16,134 +16,22 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { chromium } from "playwright-core";
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SUITE = resolve(HERE, "..");
-const ROOT = resolve(SUITE, "../..");
-const DISPATCH_BIN = (() => {
-  const configured = process.env.DISPATCH_BIN || "../../target/debug/dispatch";
-  return isAbsolute(configured) ? configured : resolve(SUITE, configured);
-})();
-const SCREENSHOTS = process.env.SCREENSHOT_DIR ? resolve(process.env.SCREENSHOT_DIR) : join(ROOT, "artifacts/screenshots");
-const CHROMIUM = process.env.DISPATCH_CHROMIUM || "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
-const IN_CI = process.env.CI === "true";
-const WAIT = 20_000;
-const VIEWPORT = { width: 1366, height: 900 };
-
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/** The environment of a server: its own database, and a secret only when asked for. */
-function serverEnv(database, secret) {
-  const env = { ...process.env, DISPATCH_DATABASE_URL: `sqlite://${database}`, RUST_LOG: process.env.RUST_LOG || "warn" };
-  delete env.DISPATCH_JWT_SECRET;
-  if (secret) env.DISPATCH_JWT_SECRET = secret;
-  return env;
-}
-
-/** Starts `dispatch serve` (on a free port unless given one); resolves to {base, port, stop}. */
-async function startServer(database, secret, { port: fixed, extra = [] } = {}) {
-  const port = fixed ?? (await freePort());
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--relay-start-delay-ms", "0", ...extra], {
-    env: serverEnv(database, secret),
-    stdio: process.env.DISPATCH_SERVER_LOG ? "inherit" : "ignore",
-  });
-  const deadline = Date.now() + WAIT;
-  for (;;) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (child.exitCode !== null) throw new Error(`dispatch serve exited with ${child.exitCode}`);
-    if (Date.now() > deadline) throw new Error("dispatch serve did not become ready");
-    await sleep(100);
-  }
-  return { base, port, stop: () => child.kill("SIGKILL") };
-}
-
-/** Launches Chromium, or says why it cannot. */
-async function launch() {
-  if (!existsSync(CHROMIUM)) {
-    return { problem: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set DISPATCH_CHROMIUM)` };
-  }
-  try {
-    return { browser: await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: WAIT }) };
-  } catch (error) {
-    return { problem: `Chromium at ${CHROMIUM} did not start: ${error.message.split("\n")[0]}` };
-  }
-}
-
-async function shot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
-}
-
-/** Every page opened, to photograph when a test fails, and the browsers' console errors. */
-const opened = [];
-const consoleErrors = [];
-
-/** A new browser context with its own sessionStorage; page errors fail the test. */
-async function newPage(browser, errors) {
-  const context = await browser.newContext({ viewport: VIEWPORT });
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT);
-  page.on("pageerror", (error) => errors.push(`${page.url()}: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") {
-      const line = `[browser console] ${page.url()}: ${message.text()}`;
-      if (process.env.DISPATCH_BROWSER_LOG) console.log(line);
-      consoleErrors.push(line);
-    }
-  });
-  opened.push(page);
-  return { context, page };
-}
-
-/** Runs a test body; on failure keeps a screenshot of every open page (failure-N.png). */
-async function photographFailures(body) {
-  try {
-    await body();
-  } catch (error) {
-    // Expected ones too (a refused token, a dropped connection): read them with the failure.
-    for (const line of consoleErrors) console.log(line);
-    let n = 0;
-    for (const page of opened) {
-      if (!page.isClosed()) await shot(page, `failure-${++n}`).catch(() => {});
-    }
-    throw error;
-  } finally {
-    opened.length = 0;
-    consoleErrors.length = 0;
-  }
-}
+import {
+  DISPATCH_BIN,
+  IN_CI,
+  launch,
+  live,
+  newPage,
+  photographFailures,
+  serverEnv,
+  shot,
+  startServer,
+} from "../lib/harness.mjs";
 
 /** A test body that needs Chromium: skipped (loudly) without it, photographed on failure. */
 function needsBrowser(body) {
@@ -155,8 +43,6 @@ function needsBrowser(body) {
     await photographFailures(body);
   };
 }
-
-const live = (page) => page.waitForSelector('.link[data-state="live"]');
 
 let dir;
 let launched;

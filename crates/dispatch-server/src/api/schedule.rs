@@ -7,7 +7,10 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
-use dispatch_core::{Assignment, Contractor, ContractorId, Job, Region, RegionId};
+use dispatch_core::{
+    Assignment, Booking, Contractor, ContractorId, Job, Region, RegionId, StraightLine, Travel,
+    time::working_intervals, trips_into_bookings,
+};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -53,18 +56,22 @@ pub struct Schedule {
     pub unassigned_truncated: bool,
 }
 
-/// One contractor's row: the contractor (its time off cut to the period) and its bookings.
+/// One contractor's row: the contractor (its time off cut to the period), when it works and
+/// its bookings.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct ScheduleRow {
     /// The contractor.
     pub contractor: Contractor,
+    /// Its working hours in the period as UTC stretches (sorted, merged, DST-correct): the
+    /// engine's own "inside working hours", so a board never re-derives it.
+    pub working: Vec<WorkingStretch>,
     /// Its live bookings overlapping the period, by start.
     pub bookings: Vec<ScheduledBooking>,
 }
 
-/// A booking with its job.
+/// A booking with its job and the trip into it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
@@ -73,6 +80,20 @@ pub struct ScheduledBooking {
     pub assignment: Assignment,
     /// Its job.
     pub job: Job,
+    /// The drive before it, by the rule recommendations plan with: from the previous job of
+    /// the same working stretch, else from home.
+    pub travel: Travel,
+}
+
+/// A stretch of working time.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "camelCase")]
+pub struct WorkingStretch {
+    /// Start.
+    pub start_utc: DateTime<Utc>,
+    /// End.
+    pub end_utc: DateTime<Utc>,
 }
 
 /// Longest period one read covers.
@@ -118,21 +139,45 @@ async fn read(
     }
     let mut contractors = state.store.contractors_in_region(&id).await?;
     contractors.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    let mut bookings: HashMap<ContractorId, Vec<ScheduledBooking>> = HashMap::new();
+    let mut booked: HashMap<ContractorId, Vec<(Assignment, Job)>> = HashMap::new();
     for (assignment, job) in state.store.region_schedule(&id, from, to).await? {
-        bookings
+        booked
             .entry(assignment.contractor_id)
             .or_default()
-            .push(ScheduledBooking { assignment, job });
+            .push((assignment, job));
     }
+    let travel = StraightLine::from_limits(&state.store.current_config().await?.limits);
+    let zone = region.time_zone;
     let rows = contractors
         .into_iter()
         .map(|mut contractor| {
+            let bookings = booked.remove(&contractor.id).unwrap_or_default();
+            let trips = trips_into_bookings(
+                &contractor,
+                zone,
+                &bookings
+                    .iter()
+                    .map(|(assignment, job)| Booking::new(assignment, job.location))
+                    .collect::<Vec<_>>(),
+                &travel,
+            );
             contractor
                 .time_off
                 .retain(|off| off.start_utc < to && off.end_utc > from);
             ScheduleRow {
-                bookings: bookings.remove(&contractor.id).unwrap_or_default(),
+                working: working_intervals(zone, &contractor.working_hours, from, to)
+                    .into_iter()
+                    .map(|(start_utc, end_utc)| WorkingStretch { start_utc, end_utc })
+                    .collect(),
+                bookings: bookings
+                    .into_iter()
+                    .zip(trips)
+                    .map(|((assignment, job), travel)| ScheduledBooking {
+                        assignment,
+                        job,
+                        travel,
+                    })
+                    .collect(),
                 contractor,
             }
         })

@@ -53,7 +53,19 @@ const TIMELINE_ROWS = 8;
 
 export function showConsole(session: Session, regionId: string, initialJob?: string): () => void {
   const badge = linkBadge();
-  const main = frame({ title: `Region ${regionId}`, subtitle: "Dispatcher console", session, extra: [badge.el] });
+  const boardLink = h(
+    "a",
+    {
+      class: "docs-link",
+      href: `/board/${regionId}`,
+      onclick: (event: Event) => {
+        event.preventDefault();
+        navigate(`/board/${regionId}`);
+      },
+    },
+    "Schedule board",
+  );
+  const main = frame({ title: `Region ${regionId}`, subtitle: "Dispatcher console", session, extra: [badge.el, boardLink] });
   if (session.role === "contractor" || (session.role === "dispatcher" && !session.regions.includes(regionId))) {
     main.append(
       h(

@@ -78,3 +78,24 @@ export function iso(date: Date): string {
 export function minutes(n: number): string {
   return n >= 60 ? `${Math.floor(n / 60)} h ${n % 60 ? `${n % 60} min` : ""}`.trim() : `${n} min`;
 }
+
+/** `2026-12-03`: the local date of `at` in `zone`. */
+export function localDate(zone: string, at: Date): string {
+  const parts = formatter(zone, { year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(at);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? "";
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+/** The UTC instant of local date `date` (`2026-12-03`) at `hm` (`14:05`) in `zone`. */
+export function localToUtc(zone: string, date: string, hm: string): Date {
+  const [y, m, d] = date.split("-").map(Number);
+  const asUtc = Date.UTC(y ?? 1970, (m ?? 1) - 1, d ?? 1) + hmToMinutes(hm) * 60000;
+  // The offset at the guess, then again at the result (a DST change may lie between).
+  const guess = asUtc - offsetMinutes(zone, new Date(asUtc)) * 60000;
+  return new Date(asUtc - offsetMinutes(zone, new Date(guess)) * 60000);
+}
+
+/** Local midnight `days` days after the local midnight `dayStart`, in `zone`. */
+export function addLocalDays(zone: string, dayStart: Date, days: number): Date {
+  return startOfLocalDay(zone, new Date(dayStart.getTime() + days * 86_400_000 + 3 * 3_600_000));
+}

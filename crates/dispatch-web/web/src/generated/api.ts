@@ -1156,7 +1156,8 @@ unassigned: Array<Job>,
 unassignedTruncated: boolean, };
 
 /**
- * One contractor's row: the contractor (its time off cut to the period) and its bookings.
+ * One contractor's row: the contractor (its time off cut to the period), when it works and
+ * its bookings.
  */
 export type ScheduleRow = { 
 /**
@@ -1164,12 +1165,17 @@ export type ScheduleRow = {
  */
 contractor: Contractor, 
 /**
+ * Its working hours in the period as UTC stretches (sorted, merged, DST-correct): the
+ * engine's own "inside working hours", so a board never re-derives it.
+ */
+working: Array<WorkingStretch>, 
+/**
  * Its live bookings overlapping the period, by start.
  */
 bookings: Array<ScheduledBooking>, };
 
 /**
- * A booking with its job.
+ * A booking with its job and the trip into it.
  */
 export type ScheduledBooking = { 
 /**
@@ -1179,7 +1185,12 @@ assignment: Assignment,
 /**
  * Its job.
  */
-job: Job, };
+job: Job, 
+/**
+ * The drive before it, by the rule recommendations plan with: from the previous job of
+ * the same working stretch, else from home.
+ */
+travel: Travel, };
 
 /**
  * A versioned scoring configuration.
@@ -1331,3 +1342,16 @@ start: string,
  * Local end time; before `start` means the next day.
  */
 end: string, };
+
+/**
+ * A stretch of working time.
+ */
+export type WorkingStretch = { 
+/**
+ * Start.
+ */
+startUtc: string, 
+/**
+ * End.
+ */
+endUtc: string, };
