@@ -145,6 +145,8 @@ describe("schedule board", () => {
 
       // --- sign in through the page, open the board from the console
       const { context, page } = await newPage(browser, errors);
+      // The smallest laptop screen it is made for.
+      await page.setViewportSize({ width: 1366, height: 768 });
       await page.goto(`${base}/`);
       await page.getByRole("button", { name: /Dispatcher of West/ }).click();
       await page.waitForURL(`${base}/dispatch/west`);
