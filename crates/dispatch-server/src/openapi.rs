@@ -160,6 +160,11 @@ pub enum BodyProblems {
         "type": "urn:dispatch:problem:unsupported-media-type", "title": "Unsupported Media Type",
         "status": 415, "detail": "the body must be application/json"}))]
     NotJson(Problem),
+    /// The body did not arrive within the body timeout (`DISPATCH_HTTP_BODY_TIMEOUT_MS`).
+    #[response(status = 408, content_type = "application/problem+json", example = json!({
+        "type": "urn:dispatch:problem:request-timeout", "title": "Request Timeout", "status": 408,
+        "detail": "the request body did not arrive within 30 seconds"}))]
+    TooSlow(Problem),
     /// A field is missing, unknown or invalid (`field` names it by its JSON path), or an
     /// `Idempotency-Key` was reused with another body.
     #[response(status = 422, content_type = "application/problem+json", example = json!({

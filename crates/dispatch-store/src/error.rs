@@ -4,8 +4,8 @@
 //! Each message says what to do about it. The HTTP mapping lives in the server; as a guide:
 //! `Conflict`, `Assignment(..)` (except `JobNotFound`), and `StaleVersion` are 409s;
 //! `Invalid` and `InvalidCursor` are 422s (or 400s); `Unavailable` and every error whose
-//! [`StoreError::is_retryable`] is true (`Contention`, busy or aborted `Database` errors) are
-//! 503s; everything else is a 500 whose cause is logged, not shown.
+//! [`StoreError::is_retryable`] is true (`Contention`; busy, aborted or lost-session `Database`
+//! errors) are 503s; everything else is a 500 whose cause is logged, not shown.
 
 use std::fmt::Display;
 
@@ -147,17 +147,21 @@ impl From<sqlx::migrate::MigrateError> for StoreError {
     }
 }
 
-/// Busy/locked (SQLite), serialization failure or deadlock (PostgreSQL), or no connection in
-/// time.
+/// Busy/locked (SQLite), serialization failure or deadlock (PostgreSQL), no connection in time,
+/// or a connection lost under the operation (the server terminated the session, restarted, or
+/// the socket broke): the database is fine, this attempt is not, so a retry may succeed.
 fn sqlx_is_retryable(e: &sqlx::Error) -> bool {
     match e {
-        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) => true,
         sqlx::Error::Database(db) => {
             let Some(code) = db.code() else {
                 return false;
             };
-            // PostgreSQL: serialization_failure, deadlock_detected.
-            if code == "40001" || code == "40P01" {
+            // PostgreSQL: serialization_failure, deadlock_detected; connection_exception (class
+            // 08); admin_shutdown (a `pg_terminate_backend`), crash_shutdown, cannot_connect_now.
+            if matches!(&*code, "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                || code.starts_with("08")
+            {
                 return true;
             }
             // SQLite reports the extended result code; its low byte is the primary code.

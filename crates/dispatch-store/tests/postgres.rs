@@ -570,6 +570,54 @@ async fn serialization_failures_are_retryable() {
     assert!(StoreError::Database(err).is_retryable());
 }
 
+/// Found by the chaos soak (`scripts/soak`, seed 42): `pg_terminate_backend` of a session in
+/// the middle of a store operation failed it with `57P01` (admin_shutdown), which was answered
+/// 500. A lost session is retryable (503), and the store's next operation gets a new session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_terminated_under_an_operation_is_retryable() {
+    let Some(db) = test_db().await else {
+        return;
+    };
+    let store = store(&db).await;
+    let mut blocker = raw(&db).await;
+    let mut admin = raw(&db).await;
+    sqlx::query("BEGIN")
+        .execute(&mut blocker)
+        .await
+        .expect("begin");
+    sqlx::query("LOCK TABLE regions IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut blocker)
+        .await
+        .expect("lock");
+    let writer = {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_region(&region("north")).await })
+    };
+    wait_until_blocked(&mut admin).await;
+    let terminated: i64 = sqlx::query_scalar(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("terminate");
+    assert_eq!(terminated, 1, "the store's blocked session");
+    let err = writer
+        .await
+        .expect("writer task")
+        .expect_err("its session was terminated");
+    assert!(err.is_retryable(), "a lost session is retryable: {err:?}");
+    sqlx::query("ROLLBACK")
+        .execute(&mut blocker)
+        .await
+        .expect("rollback");
+    store
+        .create_region(&region("north"))
+        .await
+        .expect("the retry succeeds on a new session");
+    assert!(store.region(&"north".into()).await.expect("read").is_some());
+}
+
 /// PostgreSQL cannot store U+0000 in text or jsonb: that is bad input (`Invalid`), not a
 /// database failure.
 #[tokio::test]

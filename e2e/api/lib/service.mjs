@@ -22,7 +22,8 @@ export const DISPATCH_BIN = (() => {
 const SECRET = "api-e2e-secret";
 const START_LIMIT_MS = 20_000;
 
-function freePort() {
+/** A TCP port nobody listens on right now (shared by the e2e suites and the soak). */
+export function freePort() {
   return new Promise((resolvePort, reject) => {
     const probe = createServer();
     probe.once("error", reject);

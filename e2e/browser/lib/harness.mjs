@@ -6,13 +6,16 @@
 // No browser is ever downloaded. Without it the suites fail when CI=true and are skipped,
 // loudly, otherwise.
 
+import { after, before } from "node:test";
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { chromium } from "playwright-core";
+import { freePort } from "../../api/lib/service.mjs";
 
 const SUITE = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ROOT = resolve(SUITE, "../..");
@@ -42,18 +45,6 @@ const CHROMIUM_ARGS = [
   "--disable-component-update",
   "--disable-sync",
 ];
-
-/** A TCP port nobody listens on right now. */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
 
 /** The environment of a server: its own database, and a secret only when asked for. */
 export function serverEnv(database, secret) {
@@ -154,4 +145,45 @@ export async function callApi(base, method, path, token, body) {
     body: body ? JSON.stringify(body) : undefined,
   });
   return { status: response.status, body: await response.json().catch(() => null) };
+}
+
+/**
+ * The browser of a test file: launched before its tests, closed after them, with a temporary
+ * folder for their databases. Without Chromium the file fails when CI=true and its tests are
+ * skipped, loudly, otherwise. `test(name, suite.needsBrowser(body))` runs `body` photographed on
+ * failure (or skips it without a browser).
+ */
+export function browserSuite(what) {
+  const state = { browser: null, problem: null, dir: null };
+  before(async () => {
+    ({ browser: state.browser, problem: state.problem } = await launch());
+    if (!state.browser) {
+      const message = `${what} cannot run: ${state.problem}`;
+      if (IN_CI) throw new Error(message);
+      console.warn(`\n*** SKIPPING ${what}: ${state.problem} ***\n`);
+    }
+    assert.ok(existsSync(DISPATCH_BIN), `no dispatch binary at ${DISPATCH_BIN} (cargo build -p dispatch-server, or set DISPATCH_BIN)`);
+    state.dir = mkdtempSync(join(tmpdir(), "dispatch-browser-"));
+  });
+  after(async () => {
+    await state.browser?.close();
+    if (state.dir) rmSync(state.dir, { recursive: true, force: true });
+  });
+  return {
+    get browser() {
+      return state.browser;
+    },
+    get dir() {
+      return state.dir;
+    },
+    needsBrowser(body) {
+      return async (t) => {
+        if (!state.browser) {
+          t.skip(`no browser: ${state.problem}`);
+          return;
+        }
+        await photographFailures(body);
+      };
+    },
+  };
 }

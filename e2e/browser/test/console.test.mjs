@@ -17,72 +17,38 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   DISPATCH_BIN,
-  IN_CI,
-  launch,
+  browserSuite,
   live,
   newPage,
-  photographFailures,
   serverEnv,
   shot,
   startServer,
 } from "../lib/harness.mjs";
 
-/** A test body that needs Chromium: skipped (loudly) without it, photographed on failure. */
-function needsBrowser(body) {
-  return async (t) => {
-    if (!browser) {
-      t.skip(`no browser: ${launched?.problem}`);
-      return;
-    }
-    await photographFailures(body);
-  };
-}
-
-let dir;
-let launched;
-let browser;
-
-before(async () => {
-  launched = await launch();
-  browser = launched.browser;
-  if (!browser) {
-    const message = `browser tests cannot run: ${launched.problem}`;
-    if (IN_CI) throw new Error(message);
-    console.warn(`\n*** SKIPPING the browser tests: ${message} ***\n`);
-  }
-  assert.ok(existsSync(DISPATCH_BIN), `no dispatch binary at ${DISPATCH_BIN} (cargo build -p dispatch-server, or set DISPATCH_BIN)`);
-  dir = mkdtempSync(join(tmpdir(), "dispatch-browser-"));
-});
-
-after(async () => {
-  await browser?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+const suite = browserSuite("the browser tests");
 
 describe("dispatcher console and contractor view, live over SignalR", () => {
   let server;
   const errors = [];
 
   before(async () => {
-    if (!browser) return;
-    const database = join(dir, "demo.db");
+    if (!suite.browser) return;
+    const database = join(suite.dir, "demo.db");
     execFileSync(DISPATCH_BIN, ["demo", "--contractors", "80"], { env: serverEnv(database) });
     server = await startServer(database);
   });
 
   after(() => server?.stop());
 
-  test("recommend, assign, and everyone who should sees it at once", needsBrowser(async () => {
+  test("recommend, assign, and everyone who should sees it at once", suite.needsBrowser(async () => {
     const { base } = server;
 
     // --- the dispatcher of West signs in through the page
-    const west = await newPage(browser, errors);
+    const west = await newPage(suite.browser, errors);
     await west.page.goto(`${base}/`);
     await west.page.getByRole("button", { name: /Dispatcher of West/ }).waitFor();
     await shot(west.page, "01-sign-in");
@@ -125,7 +91,7 @@ describe("dispatcher console and contractor view, live over SignalR", () => {
     await shot(west.page, "02-console-recommendation");
 
     // --- a dispatcher of Central, in another browser context
-    const central = await newPage(browser, errors);
+    const central = await newPage(suite.browser, errors);
     await central.page.goto(`${base}/`);
     await central.page.getByRole("button", { name: /Dispatcher of Central/ }).click();
     await central.page.waitForURL(`${base}/dispatch/central`);
@@ -133,7 +99,7 @@ describe("dispatcher console and contractor view, live over SignalR", () => {
     await central.page.locator("#queue button[data-job-id]").first().waitFor();
 
     // --- the top candidate signs in as a contractor, in a third context
-    const contractor = await newPage(browser, errors);
+    const contractor = await newPage(suite.browser, errors);
     await contractor.page.goto(`${base}/`);
     await contractor.page.getByLabel("Region", { exact: true }).selectOption("west");
     await contractor.page.getByLabel("Contractor", { exact: true }).selectOption(contractorId);
@@ -207,18 +173,18 @@ describe("after the connection drops", () => {
   let database;
 
   before(async () => {
-    if (!browser) return;
-    database = join(dir, "reconnect.db");
+    if (!suite.browser) return;
+    database = join(suite.dir, "reconnect.db");
     execFileSync(DISPATCH_BIN, ["demo", "--contractors", "80"], { env: serverEnv(database) });
     server = await startServer(database);
   });
 
   after(() => server?.stop());
 
-  test("the console shows the state, reconnects, and re-fetches what it missed", needsBrowser(async () => {
+  test("the console shows the state, reconnects, and re-fetches what it missed", suite.needsBrowser(async () => {
       const errors = [];
       const { base, port } = server;
-      const { context, page } = await newPage(browser, errors);
+      const { context, page } = await newPage(suite.browser, errors);
       await page.goto(`${base}/`);
       await page.getByRole("button", { name: /Dispatcher of West/ }).click();
       await live(page);
@@ -280,17 +246,17 @@ describe("with a real secret", () => {
   let server;
 
   before(async () => {
-    if (!browser) return;
-    server = await startServer(join(dir, "secret.db"), "browser-e2e-secret");
+    if (!suite.browser) return;
+    server = await startServer(join(suite.dir, "secret.db"), "browser-e2e-secret");
   });
 
   after(() => server?.stop());
 
-  test("the page asks for a token and shows what is wrong with a bad one", needsBrowser(async () => {
+  test("the page asks for a token and shows what is wrong with a bad one", suite.needsBrowser(async () => {
     const { base } = server;
     assert.equal((await fetch(`${base}/api/v1/dev/identities`)).status, 404);
     const errors = [];
-    const { context, page } = await newPage(browser, errors);
+    const { context, page } = await newPage(suite.browser, errors);
     await page.goto(`${base}/`);
     await page.getByLabel("Token").fill("not-a-token");
     await page.getByRole("button", { name: "Sign in", exact: true }).click();

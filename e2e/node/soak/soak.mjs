@@ -38,6 +38,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
+import { freePort } from "../../api/lib/service.mjs";
 import { contractorBody } from "../lib/dispatch.mjs";
 
 // ----- arguments -----
@@ -127,17 +128,6 @@ const psql = (url, sql) => execFileSync("psql", [url, "-X", "-q", "-At", "-v", "
 
 // ----- processes -----
 const dir = mkdtempSync(join(tmpdir(), "dispatch-soak-"));
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address();
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
 /** Our own redis-server on a free port (restartable without disturbing anybody). */
 class Redis {
   constructor(port) {
@@ -436,7 +426,8 @@ async function main() {
       dispatchers: Object.fromEntries(regions.map((r) => [r, token("--role", "dispatcher", "--region", r, "--sub", `soak-worker-${w}-${r}`)])),
     }));
     const randomNode = () => pick(nodes);
-    const slotStart = () => hoursFromNow(2 + Math.floor(random() * 60));
+    // A week of hourly slots: enough room that racing, not a full calendar, is what refuses.
+    const slotStart = () => hoursFromNow(2 + Math.floor(random() * 168));
 
     async function newJob(worker, region, start) {
       const made = await call("create job", randomNode(), "POST", "/jobs", worker.dispatchers[region], {

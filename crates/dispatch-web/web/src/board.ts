@@ -28,7 +28,7 @@ import type {
 } from "./generated/api";
 import { Live, linkBadge } from "./hub";
 import type { Session } from "./session";
-import { frame, navigate, notice, showError } from "./ui";
+import { frame, mayDispatch, navigate, notice, showError } from "./ui";
 
 /** Row height in px: the virtualisation's unit. */
 const ROW_H = 46;
@@ -63,18 +63,7 @@ export function showBoard(session: Session, regionId: string): () => void {
   const badge = linkBadge();
   const consoleLink = h("a", { class: "docs-link", href: `/dispatch/${regionId}`, onclick: link(`/dispatch/${regionId}`) }, "Console");
   const main = frame({ title: `Region ${regionId}`, subtitle: "Schedule board", session, extra: [badge.el, consoleLink] });
-  if (session.role === "contractor" || (session.role === "dispatcher" && !session.regions.includes(regionId))) {
-    main.append(
-      h(
-        "section",
-        { class: "card narrow" },
-        h("h2", {}, "Not your region"),
-        h("p", {}, `You are not a dispatcher of ${regionId}.`),
-        h("button", { type: "button", class: "button-primary", onclick: () => navigate("/") }, "Back to sign-in"),
-      ),
-    );
-    return () => {};
-  }
+  if (!mayDispatch(session, regionId, main)) return () => {};
 
   // ----- state -----
   const params = new URLSearchParams(location.search);

@@ -24,7 +24,7 @@ import { Live, linkBadge } from "./hub";
 import { locationPlot, type PlotPoint } from "./plot";
 import type { Session } from "./session";
 import { timeline, type Bar, type Row } from "./timeline";
-import { frame, navigate, notice, showError } from "./ui";
+import { frame, mayDispatch, navigate, notice, showError } from "./ui";
 
 type RecStatus = "asking" | "pending" | "ready" | "failed";
 
@@ -66,18 +66,7 @@ export function showConsole(session: Session, regionId: string, initialJob?: str
     "Schedule board",
   );
   const main = frame({ title: `Region ${regionId}`, subtitle: "Dispatcher console", session, extra: [badge.el, boardLink] });
-  if (session.role === "contractor" || (session.role === "dispatcher" && !session.regions.includes(regionId))) {
-    main.append(
-      h(
-        "section",
-        { class: "card narrow" },
-        h("h2", {}, "Not your region"),
-        h("p", {}, `You are not a dispatcher of ${regionId}.`),
-        h("button", { type: "button", class: "button-primary", onclick: () => navigate("/") }, "Back to sign-in"),
-      ),
-    );
-    return () => {};
-  }
+  if (!mayDispatch(session, regionId, main)) return () => {};
 
   // ----- state -----
   let region: Region | null = null;

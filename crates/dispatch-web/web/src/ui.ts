@@ -93,3 +93,21 @@ export function navigate(path: string): void {
   if (location.pathname !== path) history.pushState(null, "", path);
   window.dispatchEvent(new Event("dispatch:navigate"));
 }
+
+/**
+ * For a region's pages: whether `session` may dispatch `regionId`; if not, fills `main` with a
+ * "Not your region" card (the API would refuse everything anyway).
+ */
+export function mayDispatch(session: Session, regionId: string, main: HTMLElement): boolean {
+  if (session.role === "admin" || (session.role === "dispatcher" && session.regions.includes(regionId))) return true;
+  main.append(
+    h(
+      "section",
+      { class: "card narrow" },
+      h("h2", {}, "Not your region"),
+      h("p", {}, `You are not a dispatcher of ${regionId}.`),
+      h("button", { type: "button", class: "button-primary", onclick: () => navigate("/") }, "Back to sign-in"),
+    ),
+  );
+  return false;
+}
