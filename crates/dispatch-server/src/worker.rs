@@ -219,9 +219,15 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         recommendation.config_version,
         now,
     );
-    store
+    if !store
         .complete_recommendation(&ready, &audit, &[outbox_entry(&event)?])
-        .await?;
+        .await?
+    {
+        // Another node finished it first (it resumed the request after a restart, or this one
+        // did): that result stands, announced and auto-assigned once.
+        tracing::debug!(%request_id, "recommendation finished elsewhere first");
+        return Ok(());
+    }
     state.outbox.committed();
 
     if let Some(view) = view {

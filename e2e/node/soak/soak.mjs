@@ -420,7 +420,7 @@ async function main() {
     log(`${subscribers.length} subscribers connected (${TRANSPORTS.map(([n]) => n).join("/")} in turn)`);
 
     // --- load
-    const ledger = { assignments: new Map(), unassigned: new Set(), timeOff: [] };
+    const ledger = { assignments: new Map(), unassigned: new Set(), timeOff: [], recommendations: [] };
     const end = Date.now() + SECONDS * 1000;
     const workers = Array.from({ length: 6 }, (_, w) => ({
       dispatchers: Object.fromEntries(regions.map((r) => [r, token("--role", "dispatcher", "--region", r, "--sub", `soak-worker-${w}-${r}`)])),
@@ -452,11 +452,13 @@ async function main() {
         const region = pick(regions);
         const job = await newJob(worker, region, slotStart());
         if (!job) return;
-        await call(random() < 0.5 ? "recommend+auto" : "recommend", randomNode(), "POST", "/recommendations", worker.dispatchers[region], {
+        const auto = random() < 0.5;
+        const asked = await call(auto ? "recommend+auto" : "recommend", randomNode(), "POST", "/recommendations", worker.dispatchers[region], {
           jobId: job,
           limit: 3,
-          autoAssign: random() < 0.5,
+          autoAssign: auto,
         });
+        if (asked.status === 202) ledger.recommendations.push(asked.body.requestId);
       },
       async raceForContractor(worker) {
         // Several jobs, one contractor, one slot, through different nodes at once: one wins.
@@ -667,6 +669,19 @@ async function main() {
       ledger.assignments.set(invented, { id: invented, contractorId: contractors[0].id, jobId: invented, kind: "planted" });
       planted.push(`assignment ${invented} was answered 201 but is not in the database`);
     }
+    // Every accepted recommendation was computed (none left pending by a node that died) and
+    // announced exactly once.
+    await waitFor(() => psql(dbUrl, "SELECT count(*) FROM recommendations WHERE status = 'pending'") === "0", SETTLE_MS, "every accepted recommendation to be computed").catch(
+      (e) => violate(`${e.message}: ${psql(dbUrl, "SELECT count(*) FROM recommendations WHERE status = 'pending'")} still pending`),
+    );
+    const announced = new Map(
+      JSON.parse(psql(dbUrl, "SELECT coalesce(json_agg(json_build_array(r, n)), '[]') FROM (SELECT payload->>'requestId' AS r, count(*) AS n FROM outbox WHERE target = 'RecommendationReady' GROUP BY 1) x")),
+    );
+    const statuses = new Map(JSON.parse(psql(dbUrl, "SELECT coalesce(json_agg(json_build_array(request_id, status)), '[]') FROM recommendations")));
+    for (const id of ledger.recommendations) {
+      if (!statuses.has(id)) violate(`recommendation ${id} was accepted (202) but is not in the database`);
+      else if (statuses.get(id) === "ready" && announced.get(id) !== 1) violate(`recommendation ${id}: ${announced.get(id) ?? 0} RecommendationReady events (expected exactly 1)`);
+    }
     const inDb = new Map(rows.map((a) => [a.id, a]));
     for (const a of ledger.assignments.values()) {
       const row = inDb.get(a.id);
@@ -732,6 +747,7 @@ async function main() {
     for (const [key, n] of [...ops].sort()) console.log(`  ${key}: ${n}`);
     console.log("faults (kind: injected / skipped):");
     for (const [kind, f] of faults) console.log(`  ${kind}: ${f.injected} / ${f.skipped}`);
+    console.log(`recommendations: ${ledger.recommendations.length} accepted, ${[...statuses.values()].filter((v) => v === "ready").length} ready, ${[...statuses.values()].filter((v) => v === "failed").length} failed`);
     console.log(
       `database: ${rows.length} assignments (${rows.filter((r) => r.status === "live").length} live), ${events.length} JobAssigned events; ` +
         `subscribers: ${subscribers.length} (${strictCount} on nodes that lived through the run, ${subscribers.length - strictCount} reconnected), ` +

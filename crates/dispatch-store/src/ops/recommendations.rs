@@ -140,13 +140,16 @@ impl Store {
     }
 
     /// Stores the finished recommendation (replacing the pending one, or inserting it), its
-    /// audit record, and `events`, in one transaction.
+    /// audit record, and `events`, in one transaction; `false`, writing nothing, when the request
+    /// was finished already. Two nodes may compute one request (a restarted node resumes every
+    /// pending request, some still under way elsewhere): only the first to finish stores its
+    /// result and announces it, so a request is announced once.
     pub async fn complete_recommendation(
         &self,
         rec: &RecommendationRecord,
         audit: &AuditRecord,
         events: &[NewOutboxEvent],
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let body = doc(rec, "recommendation")?;
         let audit = AuditArgs::encode(audit)?;
         let events = encode_events(events)?;
@@ -158,9 +161,11 @@ impl Store {
                      (request_id, job_id, region_id, status, error, requested_at, updated_at, body) \
                      VALUES ($1, $2, $3, $4, $5, $6, now(), $7) \
                      ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
-                     error = excluded.error, updated_at = excluded.updated_at, body = excluded.body"
+                     error = excluded.error, updated_at = excluded.updated_at, body = excluded.body \
+                     WHERE recommendations.status = 'pending'"
             );
-            tx.execute(sql, &recommendation_args(rec, &body))
+            let stored = tx
+                .execute(sql, &recommendation_args(rec, &body))
                 .await
                 .map_err(|e| {
                     if is_foreign_key_violation(&e) {
@@ -169,13 +174,17 @@ impl Store {
                         e.into()
                     }
                 })?;
+            if stored == 0 {
+                return Ok(false);
+            }
             insert_audit(tx, &audit).await?;
-            insert_events(tx, &events).await
+            insert_events(tx, &events).await?;
+            Ok(true)
         })
     }
 
-    /// Marks a recommendation failed with `error` and appends `events`, in one transaction.
-    /// Nothing happens (no events either) when there is no such request.
+    /// Marks a pending recommendation failed with `error` and appends `events`, in one
+    /// transaction. Nothing happens (no events either) when there is no such pending request.
     pub async fn fail_recommendation(
         &self,
         request_id: RequestId,
@@ -186,7 +195,7 @@ impl Store {
         write_tx!(&self.db, "fail_recommendation", |tx| {
             let sql = sql!(
                 "UPDATE recommendations SET status = 'failed', error = $1, updated_at = now() \
-                     WHERE request_id = $2"
+                     WHERE request_id = $2 AND status = 'pending'"
             );
             // Nothing to report for a request that does not exist.
             if tx.execute(sql, args![error, request_id]).await? > 0 {
