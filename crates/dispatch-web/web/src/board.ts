@@ -128,7 +128,7 @@ export function showBoard(session: Session, regionId: string): () => void {
   const planButton = h("button", { type: "button", class: "button-primary", id: "plan-button", onclick: () => void startPlan() }, "Plan this period");
   const toolbar = h(
     "div",
-    { class: "bd-toolbar", role: "toolbar", "aria-label": "Board controls" },
+    { class: "bd-toolbar", role: "group", "aria-label": "Board controls" },
     h("div", { class: "bd-group" },
       h("button", { type: "button", "aria-label": "Previous period", onclick: () => shift(-1) }, "‹"),
       h("button", { type: "button", onclick: () => goToday() }, "Today"),
