@@ -1,7 +1,8 @@
 //! Carries the outbox's events between Dispatch nodes.
 //!
-//! One node at a time — the relay leader — publishes every committed event in sequence order;
-//! every node subscribes and hands what it hears to its own SignalR clients. Three transports,
+//! The outbox is relayed by shard: for each shard, one node at a time — the holder of its
+//! lease — publishes its committed events in sequence order; every node subscribes and hands
+//! what it hears to its own SignalR clients. Three transports,
 //! chosen by `DISPATCH_BACKPLANE_URL`:
 //!
 //! * none: [`Backplane::in_process`], a channel inside the process (one node);
@@ -18,16 +19,19 @@
 //!
 //! Pub/sub is fire-and-forget: what is published while a subscriber is disconnected is lost for
 //! it. So the channel is the fast path and the outbox the truth. Every [`Sequenced`] message
-//! carries the sequence of the event published before it ([`Sequenced::previous`]): a subscriber
-//! that has not delivered `previous` knows it missed something and reads the gap from the store.
+//! carries its shard and the sequence of the event of that shard published before it
+//! ([`Sequenced::previous`]): a subscriber that has not delivered `previous` of that shard knows
+//! it missed something and reads the gap from the store.
 //! After every (re)subscription it hears [`Delivery::Connected`] and catches up the same way.
 //! Messages published twice (a new leader re-sends what the old one published but had not yet
 //! marked sent) are dropped by sequence. Together: every event reaches every node once, in
-//! sequence order — which is commit order (see dispatch-store's outbox).
+//! sequence order within its shard — which is commit order, and so per-channel order (see
+//! dispatch-store's outbox).
 //!
-//! The channel also carries rings ([`Backplane::ring`]): a node that commits events but does not
-//! relay them tells the relay to look now, instead of at its next poll. Rings never reach the
-//! [`Subscription`]: the relay waits for them with [`Backplane::rung`].
+//! The channel also carries rings ([`Backplane::ring`]): a node that commits events of shards it
+//! does not relay tells their relays to look now, instead of at their next poll. A ring names
+//! its shards as a bit set; rings never reach the [`Subscription`]: the relay waits for them
+//! with [`Backplane::rung`].
 //!
 //! # Health
 //!
@@ -36,7 +40,7 @@
 //! outbox and go out when the backplane returns.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
@@ -58,10 +62,13 @@ const SUBSCRIPTION_CAPACITY: usize = 4_096;
 /// One event as it travels between nodes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sequenced {
+    /// The event's outbox shard (0 from a node that predates shards).
+    #[serde(default)]
+    pub shard: u16,
     /// The event's outbox sequence.
     pub sequence: i64,
-    /// The sequence of the event the publisher sent before this one (0 for none): a subscriber
-    /// that has not delivered it has a gap to fill from the store.
+    /// The sequence of the event of the same shard the publisher sent before this one (0 for
+    /// none): a subscriber that has not delivered it has a gap to fill from the store.
     pub previous: i64,
     /// The event itself, as the publisher encoded it (carried without being parsed); absent
     /// when it was too large for the transport (read it from the store).
@@ -72,13 +79,16 @@ pub struct Sequenced {
 // By hand: `RawValue` has no `PartialEq`; the same text is the same event.
 impl PartialEq for Sequenced {
     fn eq(&self, other: &Self) -> bool {
-        self.sequence == other.sequence
+        self.shard == other.shard
+            && self.sequence == other.sequence
             && self.previous == other.previous
             && self.event.as_ref().map(|raw| raw.get()) == other.event.as_ref().map(|raw| raw.get())
     }
 }
 
-/// The wire form of [`Backplane::ring`]: not JSON, so never mistaken for an event.
+/// The wire form of [`Backplane::ring`], followed by `:` and the shards' bit set in decimal:
+/// not JSON, so never mistaken for an event. Alone (from a node that predates shards) it rings
+/// every shard.
 const RING: &[u8] = b"ring";
 
 /// What a subscription hears.
@@ -168,7 +178,35 @@ struct Inner {
     subscribed: Arc<AtomicBool>,
     publish_failing: AtomicBool,
     /// Notified when any node rings ([`Backplane::rung`]).
-    rung: Arc<Notify>,
+    rung: Arc<Rings>,
+}
+
+/// Rings heard and not yet taken: the union of their shard bit sets, and a wake-up.
+#[derive(Debug, Default)]
+struct Rings {
+    shards: AtomicU64,
+    notify: Notify,
+}
+
+impl Rings {
+    /// Adds `shards` to what waits and wakes the waiter (or the next one).
+    fn ring(&self, shards: u64) {
+        if shards != 0 {
+            self.shards.fetch_or(shards, Ordering::AcqRel);
+            self.notify.notify_one();
+        }
+    }
+
+    /// Waits until some shard was rung, and takes them all.
+    async fn rung(&self) -> u64 {
+        loop {
+            let shards = self.shards.swap(0, Ordering::AcqRel);
+            if shards != 0 {
+                return shards;
+            }
+            self.notify.notified().await;
+        }
+    }
 }
 
 /// What a subscriber task hands on: events and connection changes to the [`Subscription`],
@@ -176,7 +214,7 @@ struct Inner {
 struct Subscriber {
     sender: mpsc::Sender<Delivery>,
     subscribed: Arc<AtomicBool>,
-    rung: Arc<Notify>,
+    rung: Arc<Rings>,
 }
 
 /// The [`Subscription`] was dropped: the subscriber task ends.
@@ -190,8 +228,8 @@ impl Subscriber {
     /// Hands on one message off the wire.
     async fn hear(&self, body: &[u8]) -> Result<(), Unsubscribed> {
         match decode(body) {
-            Some(Wire::Ring) => {
-                self.rung.notify_one();
+            Some(Wire::Ring(shards)) => {
+                self.rung.ring(shards);
                 Ok(())
             }
             Some(Wire::Message(message)) => self.deliver(Delivery::Message(message)).await,
@@ -247,7 +285,7 @@ impl Backplane {
             .ok_or_else(|| BackplaneError::InvalidUrl("expected scheme://…".into()))?;
         let (sender, deliveries) = mpsc::channel(SUBSCRIPTION_CAPACITY);
         let subscribed = Arc::new(AtomicBool::new(false));
-        let rung = Arc::new(Notify::new());
+        let rung = Arc::new(Rings::default());
         let subscriber = Subscriber {
             sender,
             subscribed: Arc::clone(&subscribed),
@@ -294,7 +332,7 @@ impl Backplane {
         transport: Transport,
         channel: &str,
         subscribed: Arc<AtomicBool>,
-        rung: Arc<Notify>,
+        rung: Arc<Rings>,
     ) -> Backplane {
         Backplane {
             inner: Arc::new(Inner {
@@ -340,23 +378,24 @@ impl Backplane {
         outcome
     }
 
-    /// Tells every node that events were committed ([`Backplane::rung`] resolves on each), so
-    /// the relay hears of a commit made on another node at once rather than at its next poll.
-    /// Best effort: a failed ring does not count against [`Backplane::health`] (the relay's poll
-    /// covers it, and nothing would clear the mark on a node that never publishes).
-    pub async fn ring(&self) -> Result<(), BackplaneError> {
+    /// Tells every node that events of `shards` (a bit set: bit `n` is shard `n`) were
+    /// committed ([`Backplane::rung`] resolves on each), so their relays hear of a commit made
+    /// on another node at once rather than at their next poll. Best effort: a failed ring does
+    /// not count against [`Backplane::health`] (the relay's poll covers it, and nothing would
+    /// clear the mark on a node that never publishes).
+    pub async fn ring(&self, shards: u64) -> Result<(), BackplaneError> {
         if let Transport::InProcess(_) = self.inner.transport {
-            self.inner.rung.notify_one();
+            self.inner.rung.ring(shards);
             return Ok(());
         }
-        self.send(None, String::from_utf8_lossy(RING).into_owned())
-            .await
+        let body = format!("{}:{shards}", String::from_utf8_lossy(RING));
+        self.send(None, body).await
     }
 
-    /// Resolves when some node (this one included) has rung since the last call resolved; rings
-    /// in between coalesce into one.
-    pub async fn rung(&self) {
-        self.inner.rung.notified().await;
+    /// Resolves when some node (this one included) has rung since the last call resolved, with
+    /// the shards rung meanwhile (a bit set; rings in between coalesce into one).
+    pub async fn rung(&self) -> u64 {
+        self.inner.rung.rung().await
     }
 
     /// Sends `message` (in process) or its wire form `body`.
@@ -536,14 +575,27 @@ async fn postgres_session(
 /// What the channel carries.
 #[derive(Debug, PartialEq)]
 enum Wire {
-    Ring,
+    /// A ring of these shards (a bit set).
+    Ring(u64),
     Message(Sequenced),
 }
 
 /// A message off the wire; one that is not ours is logged and skipped.
 fn decode(body: &[u8]) -> Option<Wire> {
     if body == RING {
-        return Some(Wire::Ring);
+        return Some(Wire::Ring(u64::MAX));
+    }
+    if let Some(shards) = body
+        .strip_prefix(RING)
+        .and_then(|rest| rest.strip_prefix(b":"))
+    {
+        return match std::str::from_utf8(shards).ok()?.parse() {
+            Ok(shards) => Some(Wire::Ring(shards)),
+            Err(_) => {
+                tracing::warn!("ignoring a backplane ring without its shards");
+                None
+            }
+        };
     }
     match serde_json::from_slice::<Sequenced>(body) {
         Ok(message) => Some(Wire::Message(message)),
@@ -561,6 +613,7 @@ mod tests {
     #[test]
     fn messages_round_trip_and_the_event_is_optional() {
         let whole = Sequenced {
+            shard: 3,
             sequence: 7,
             previous: 5,
             event: Some(
@@ -570,12 +623,13 @@ mod tests {
         let text = serde_json::to_string(&whole).expect("encode");
         assert_eq!(
             text,
-            r#"{"sequence":7,"previous":5,"event":{"target":"JobAssigned"}}"#
+            r#"{"shard":3,"sequence":7,"previous":5,"event":{"target":"JobAssigned"}}"#
         );
         assert_eq!(decode(text.as_bytes()), Some(Wire::Message(whole)));
         assert_eq!(
             decode(br#"{"sequence":8,"previous":7}"#),
             Some(Wire::Message(Sequenced {
+                shard: 0,
                 sequence: 8,
                 previous: 7,
                 event: None
@@ -585,7 +639,9 @@ mod tests {
 
     #[test]
     fn a_ring_is_not_an_event() {
-        assert_eq!(decode(RING), Some(Wire::Ring));
+        assert_eq!(decode(RING), Some(Wire::Ring(u64::MAX)));
+        assert_eq!(decode(b"ring:5"), Some(Wire::Ring(5)));
+        assert_eq!(decode(b"ring:x"), None);
         assert_eq!(decode(b"\"ring\""), None);
     }
 
@@ -619,6 +675,7 @@ mod tests {
         for sequence in 1..=3 {
             backplane
                 .publish(&Sequenced {
+                    shard: 0,
                     sequence,
                     previous: sequence - 1,
                     event: None,

@@ -43,6 +43,7 @@ fn raw(value: serde_json::Value) -> Box<serde_json::value::RawValue> {
 
 fn message(sequence: i64) -> Sequenced {
     Sequenced {
+        shard: 2,
         sequence,
         previous: sequence - 1,
         event: Some(raw(json!({"sequence": sequence, "target": "JobAssigned"}))),
@@ -106,6 +107,7 @@ async fn postgres_sends_an_event_too_large_for_notify_as_its_sequence() {
     let (backplane, mut hears) = Backplane::connect(&url, &name).expect("connect");
     connected(&mut hears).await;
     let large = Sequenced {
+        shard: 2,
         sequence: 9,
         previous: 8,
         event: Some(raw(json!({"payload": "x".repeat(10_000)}))),
@@ -174,18 +176,20 @@ async fn an_idle_redis_subscription_survives_its_liveness_probe() {
     assert_eq!(next(&mut hears).await, Delivery::Message(message(1)));
 }
 
-/// A ring from one node wakes `rung` on every node and never reaches a subscription.
+/// A ring from one node wakes `rung` on every node, with its shards, and never reaches a
+/// subscription.
 async fn rings_reach_every_node_outside_the_subscription(url: &str) {
     let name = channel("ring");
     let (a, mut a_hears) = Backplane::connect(url, &name).expect("connect a");
     let (b, mut b_hears) = Backplane::connect(url, &name).expect("connect b");
     connected(&mut a_hears).await;
     connected(&mut b_hears).await;
-    a.ring().await.expect("ring");
+    a.ring(0b1010).await.expect("ring");
     for node in [&a, &b] {
-        tokio::time::timeout(Duration::from_secs(10), node.rung())
+        let shards = tokio::time::timeout(Duration::from_secs(10), node.rung())
             .await
             .expect("the ring within 10 s");
+        assert_eq!(shards, 0b1010, "the shards rung");
     }
     // The next thing the subscription hears is the next event, not the ring.
     a.publish(&message(1)).await.expect("publish");
@@ -212,13 +216,14 @@ async fn postgres_rings_wake_the_relay_of_every_node() {
 async fn in_process_rings_wake_this_node_only_once_for_many() {
     let (backplane, mut hears) = Backplane::in_process();
     connected(&mut hears).await;
-    for _ in 0..5 {
-        backplane.ring().await.expect("ring");
+    for shard in 0..5 {
+        backplane.ring(1 << shard).await.expect("ring");
     }
-    tokio::time::timeout(Duration::from_secs(10), backplane.rung())
+    let shards = tokio::time::timeout(Duration::from_secs(10), backplane.rung())
         .await
         .expect("rung");
-    // Five rings coalesced into that one.
+    // Five rings coalesced into that one, with all their shards.
+    assert_eq!(shards, 0b1_1111);
     assert!(
         tokio::time::timeout(Duration::from_millis(50), backplane.rung())
             .await

@@ -1,12 +1,13 @@
 //! Multi-node benchmark (not a test: it prints figures), over real HTTP and real WebSockets.
 //!
-//! 1. **Cross-node event latency.** Two nodes in this process (A, the relay leader, then B, a
-//!    standby) on a fresh PostgreSQL database, once per backplane (Redis pub/sub, PostgreSQL
+//! 1. **Cross-node event latency.** Two nodes in this process (A, then B; they share the
+//!    outbox shards out, four each, and the run prints which relays `west`'s) on a fresh
+//!    PostgreSQL database, once per backplane (Redis pub/sub, PostgreSQL
 //!    LISTEN/NOTIFY). A dispatcher subscribed to `/dispatch/west` on each node; `--events`
 //!    sequential manual assignments (distinct jobs and contractors) `POST`ed through A; latency
 //!    = from just before the `POST` is sent until the `JobAssigned` arrives, on B (cross-node)
 //!    and on A (same node, for comparison). Then `--standby-events` more `POST`ed through B
-//!    (the node that does not relay), heard on A and B, each after a pause spread over 0–1 s.
+//!    (the other node), heard on A and B, each after a pause spread over 0–1 s.
 //!    The baseline: one node with no backplane (events inside the process), same database.
 //! 2. **Assignments per second through HTTP.** One node (in-process backplane), SQLite (a temp
 //!    file) vs PostgreSQL (a fresh database): `--clients` concurrent dispatchers, each in a
@@ -173,10 +174,7 @@ impl Node {
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let options = RunOptions {
-            relay_start_delay: Duration::ZERO,
-            ..RunOptions::default()
-        };
+        let options = RunOptions::default();
         let task = tokio::spawn(async move {
             if let Err(error) = service
                 .run(listener, options, async {
@@ -195,18 +193,19 @@ impl Node {
         }
     }
 
-    /// Waits until the relay has `role` and the backplane is up.
-    async fn settle(&self, name: &str, role: RelayRole) {
+    /// Waits until the relay holds `shards` outbox shards and the backplane is up.
+    async fn settle(&self, name: &str, shards: usize) {
         let deadline = Instant::now() + SETTLE;
         loop {
             let relay = self.state.outbox.role();
+            let held = self.state.outbox.shards();
             let health = self.state.backplane.health();
-            if relay == role && health.up {
+            if relay == RelayRole::Leader && held.len() == shards && health.up {
                 return;
             }
             assert!(
                 Instant::now() < deadline,
-                "node {name}: relay {relay:?} (want {role:?}), backplane {health:?} after {SETTLE:?}"
+                "node {name}: relay {relay:?} with shards {held:?} (want {shards}), backplane {health:?} after {SETTLE:?}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -455,9 +454,14 @@ async fn cross_node(
     let channel = backplane_channel(&db);
     let backplane_url = backplane_url.unwrap_or(db.url()).to_owned();
     let a = Node::start(db.url(), Some((&backplane_url, &channel))).await;
-    a.settle("A", RelayRole::Leader).await;
+    a.settle("A", 8).await;
     let b = Node::start(db.url(), Some((&backplane_url, &channel))).await;
-    b.settle("B", RelayRole::Standby).await;
+    // The shards are shared out: four each.
+    b.settle("B", 4).await;
+    a.settle("A", 4).await;
+    let west = dispatch_store::outbox_shard("west");
+    let relays_west = if a.state.outbox.shards().contains(&west) { "A" } else { "B" };
+    println!("  {kind}: west is in shard {west}, relayed by {relays_west}");
     let at = base();
     let pairs = seed_region(
         &a.state.store,
@@ -536,7 +540,7 @@ async fn cross_node(
 async fn single_node(admin_url: &str, events: usize) -> Figures {
     let db = bench_db(admin_url, "single").await;
     let node = Node::start(db.url(), None).await;
-    node.settle("single", RelayRole::Leader).await;
+    node.settle("single", 8).await;
     let at = base();
     let pairs = seed_region(&node.state.store, "west", WARM_UP + events, at).await;
     let (warm_up, measured) = pairs.split_at(WARM_UP);

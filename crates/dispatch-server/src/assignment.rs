@@ -178,7 +178,7 @@ pub async fn assign(
             )));
         }
     }
-    state.outbox.committed();
+    state.outbox.committed(&events);
     let source = match proposal.source {
         AssignmentSource::Auto => "auto",
         AssignmentSource::Manual => "manual",

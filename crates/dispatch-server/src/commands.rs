@@ -148,11 +148,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (backplane, subscription),
         args.api_limits(),
     );
+    if let Some(delay) = args.relay_start_delay_ms.filter(|&ms| ms != 0) {
+        tracing::warn!(
+            delay_ms = delay,
+            "DISPATCH_RELAY_START_DELAY_MS is no longer used and is ignored: events go out as soon as a node holds their shard"
+        );
+    }
     let options = RunOptions {
         workers: args.workers,
         plan_workers: args.plan_workers,
         hold_events: args.hold_events,
-        relay_start_delay: std::time::Duration::from_millis(args.relay_start_delay_ms),
         outbox_retention: std::time::Duration::from_secs(
             args.outbox_retention_hours.saturating_mul(3600),
         ),

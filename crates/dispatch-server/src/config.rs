@@ -89,10 +89,11 @@ pub struct ServeArgs {
     /// a later run without it sends them.
     #[arg(long, env = "DISPATCH_HOLD_EVENTS")]
     pub hold_events: bool,
-    /// Milliseconds to wait before sending events an earlier run left pending, so reconnecting
-    /// clients hear them.
-    #[arg(long, env = "DISPATCH_RELAY_START_DELAY_MS", default_value_t = 3000)]
-    pub relay_start_delay_ms: u64,
+    /// Removed (issue 16): a node that starts or takes shards over sends their events at once.
+    /// Still accepted, so scripts that pass it keep starting; a value other than 0 is ignored
+    /// with a warning.
+    #[arg(long, env = "DISPATCH_RELAY_START_DELAY_MS", hide = true)]
+    pub relay_start_delay_ms: Option<u64>,
     /// Hours sent events stay in the outbox before the relay prunes them; 0 keeps them.
     #[arg(long, env = "DISPATCH_OUTBOX_RETENTION_HOURS", default_value_t = 168)]
     pub outbox_retention_hours: u64,

@@ -75,6 +75,10 @@ pub trait Event: Serialize {
 
     /// The channels it is sent on.
     fn channels(&self) -> Vec<Channel>;
+
+    /// The region it belongs to, which chooses its outbox shard (every channel it is sent on
+    /// belongs to this region).
+    fn region(&self) -> &RegionId;
 }
 
 /// The payload's `type` field: always the event's [`Event::NAME`], so it cannot disagree with
@@ -129,6 +133,7 @@ pub fn outbox_entry<E: Event>(event: &E) -> Result<NewOutboxEvent, EventEncoding
         source,
     })?;
     Ok(NewOutboxEvent {
+        shard: dispatch_store::outbox_shard(event.region().as_str()),
         channels: event.channels().iter().map(Channel::to_string).collect(),
         target: E::NAME.to_owned(),
         payload,
@@ -183,6 +188,10 @@ impl Event for RecommendationReady {
     /// The region's dispatchers.
     fn channels(&self) -> Vec<Channel> {
         vec![Channel::Dispatch(self.region.clone())]
+    }
+
+    fn region(&self) -> &RegionId {
+        &self.region
     }
 }
 
@@ -241,6 +250,11 @@ impl Event for JobAssigned {
             Channel::Contractor(self.contractor_id),
         ]
     }
+
+    /// The job's region, which is the contractor's too (a contractor works in one region).
+    fn region(&self) -> &RegionId {
+        &self.region
+    }
 }
 
 #[cfg(test)]
@@ -286,6 +300,7 @@ mod tests {
         let entry =
             outbox_entry(&JobAssigned::of(&assignment, RegionId::new("west"))).expect("encodes");
         assert_eq!(entry.target, "JobAssigned");
+        assert_eq!(entry.shard, dispatch_store::outbox_shard("west"));
         assert_eq!(
             entry.channels,
             [

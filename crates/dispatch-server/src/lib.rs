@@ -167,9 +167,6 @@ pub struct RunOptions {
     pub plan_workers: usize,
     /// Keep committed events in the outbox instead of sending them.
     pub hold_events: bool,
-    /// Wait before sending a backlog found on becoming the relay (left by an earlier run or a
-    /// node that died).
-    pub relay_start_delay: std::time::Duration,
     /// How long sent events stay in the outbox; zero keeps them.
     pub outbox_retention: std::time::Duration,
     /// The HTTP server's timeouts and connection caps.
@@ -184,7 +181,6 @@ impl Default for RunOptions {
             workers: 2,
             plan_workers: 1,
             hold_events: false,
-            relay_start_delay: std::time::Duration::from_secs(3),
             outbox_retention: std::time::Duration::from_secs(7 * 24 * 3600),
             http: serve::HttpLimits::default(),
             region_state: region_state::RegionStateOptions::default(),
@@ -337,7 +333,6 @@ impl Service {
             backplane: state.backplane.clone(),
             outbox: Arc::clone(&state.outbox),
             hold: options.hold_events,
-            start_delay: options.relay_start_delay,
             retention: options.outbox_retention,
         };
         let relay = tokio::spawn(relay.run(stopped(relay_stopped.clone())));
@@ -381,8 +376,8 @@ impl Service {
         state.plans.stop_all().await;
         let _ = sweeper.await;
         let _ = regions.await;
-        // The relay sends what is committed, then its lease goes with it: another node takes
-        // over within seconds.
+        // The relay sends what is committed, then gives its shards up: other nodes take them
+        // over at their next look (100 ms).
         let _ = relay_stop.send(true);
         let _ = relay.await;
         let _ = ringer.await;

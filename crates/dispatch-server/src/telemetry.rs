@@ -53,6 +53,8 @@ pub const BACKPLANE_RECONNECTS: &str = "dispatch_backplane_reconnects_total";
 pub const BACKPLANE_PUBLISH_FAILURES: &str = "dispatch_backplane_publish_failures_total";
 /// 1 while the backplane works, 0 while it does not (set when scraped).
 pub const BACKPLANE_UP: &str = "dispatch_backplane_up";
+/// Outbox shards this node relays now (`/readyz` says which).
+pub const RELAY_SHARDS_HELD: &str = "dispatch_relay_shards_held";
 /// API requests under way (a graceful shutdown waits for them).
 pub const HTTP_REQUESTS_IN_FLIGHT: &str = "dispatch_http_requests_in_flight";
 /// TCP connections open now (API, hub and pages; upgraded WebSockets included).
@@ -277,6 +279,10 @@ fn describe() {
     describe_gauge!(
         BACKPLANE_UP,
         "1 while the backplane is subscribed and publishing works, else 0"
+    );
+    describe_gauge!(
+        RELAY_SHARDS_HELD,
+        "Outbox shards this node relays now (of 8; /readyz relayShards lists them)"
     );
 }
 

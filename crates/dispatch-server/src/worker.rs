@@ -147,7 +147,7 @@ async fn fail(
         .store
         .fail_recommendation(request_id, &error.to_string(), &events)
         .await?;
-    state.outbox.committed();
+    state.outbox.committed(&events);
     Ok(())
 }
 
@@ -219,8 +219,9 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         recommendation.config_version,
         now,
     );
+    let events = [outbox_entry(&event)?];
     if !store
-        .complete_recommendation(&ready, &audit, &[outbox_entry(&event)?])
+        .complete_recommendation(&ready, &audit, &events)
         .await?
     {
         // Another node finished it first (it resumed the request after a restart, or this one
@@ -228,7 +229,7 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         tracing::debug!(%request_id, "recommendation finished elsewhere first");
         return Ok(());
     }
-    state.outbox.committed();
+    state.outbox.committed(&events);
 
     if let Some(view) = view {
         auto_assign(state, &view, &config, &ready, &job, audit_id, now).await?;

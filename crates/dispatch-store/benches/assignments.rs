@@ -21,8 +21,10 @@
 //! `DISPATCH_BENCH_POSTGRES_URL` (else `DISPATCH_TEST_POSTGRES_URL`; the user needs
 //! `CREATEDB`) and dropped at the end; with neither set, PostgreSQL is skipped with a loud
 //! message. `DISPATCH_BENCH_EVENTS=0` makes the assignments without their event (on
-//! PostgreSQL that skips the outbox lock, which serializes event-writing commits: the
-//! difference is that lock's price). Every run seeds its own region, contractors, jobs and audit records (bulk
+//! PostgreSQL that skips the outbox shard's lock, which serializes event-writing commits of
+//! one shard: the difference is that lock's price). `DISPATCH_BENCH_REGIONS=N` spreads the
+//! throughput runs' assignments over N regions (default 1), so their events fall in several
+//! outbox shards, which commit in parallel. Every run seeds its own region, contractors, jobs and audit records (bulk
 //! `create_contractors`/`create_jobs`; not timed) in that one database or file.
 
 use std::sync::Arc;
@@ -139,25 +141,46 @@ async fn measure(backend: &'static str, store: &Store) -> BackendResult {
 /// What one call makes: the assignment, its decision, its event.
 type Work = (Assignment, Decision, Vec<NewOutboxEvent>);
 
-/// A fresh region with [`CONTRACTORS`] contractors, [`ASSIGNMENTS`] open jobs and their audit
-/// records; returns the non-conflicting assignments to make.
+/// Fresh regions ([`bench_regions`] of them) with [`CONTRACTORS`] contractors between them
+/// (contractor `c` in region `c % regions`), [`ASSIGNMENTS`] open jobs (job `i` in its
+/// contractor's region) and their audit records; returns the non-conflicting assignments to
+/// make, so consecutive ones are of different regions.
 async fn seed_throughput(store: &Store) -> Vec<Work> {
-    let region = new_region(store).await;
-    let contractors: Vec<Contractor> = (0..CONTRACTORS).map(|_| contractor(&region)).collect();
+    let mut regions = Vec::new();
+    for _ in 0..bench_regions() {
+        regions.push(new_region(store).await);
+    }
+    let contractors: Vec<Contractor> = (0..CONTRACTORS)
+        .map(|c| contractor(&regions[c % regions.len()]))
+        .collect();
     store
         .create_contractors(&contractors)
         .await
         .expect("contractors");
-    let jobs: Vec<Job> = (0..ASSIGNMENTS).map(|_| job(&region)).collect();
+    let jobs: Vec<Job> = (0..ASSIGNMENTS)
+        .map(|i| job(&contractors[i % CONTRACTORS].region))
+        .collect();
     let audits = seed_jobs(store, &jobs).await;
     jobs.iter()
         .zip(&audits)
         .enumerate()
         .map(|(i, (job, audit))| {
             let start = day_start() + chrono::Duration::hours((i / CONTRACTORS) as i64);
-            work(&region, job, &contractors[i % CONTRACTORS], *audit, start)
+            let contractor = &contractors[i % CONTRACTORS];
+            work(&contractor.region, job, contractor, *audit, start)
         })
         .collect()
+}
+
+/// How many regions the throughput runs spread their assignments over
+/// (`DISPATCH_BENCH_REGIONS`, default 1). With many, their events fall in different outbox
+/// shards, whose writers do not wait for each other on PostgreSQL.
+fn bench_regions() -> usize {
+    std::env::var("DISPATCH_BENCH_REGIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n: &usize| (1..=CONTRACTORS).contains(&n))
+        .unwrap_or(1)
 }
 
 /// A fresh region with one open job and [`RACE_TASKS`] contractors; returns each task's
@@ -264,7 +287,8 @@ fn report(results: &[BackendResult]) {
     let line = "=".repeat(96);
     out.push_str(&format!(
         "\n{line}\ncreate_assignment throughput ({ASSIGNMENTS} non-conflicting assignments per \
-         run, {}; median of {RUNS} runs)\n\n",
+         run over {} region(s), {}; median of {RUNS} runs)\n\n",
+        bench_regions(),
         if with_events() {
             "each with one outbox event"
         } else {
@@ -489,6 +513,7 @@ fn work(
         decided_at: start,
     };
     let event = NewOutboxEvent::new(
+        region.as_str(),
         [
             format!("/dispatch/{region}"),
             format!("/contractor/{}", a.contractor_id),

@@ -27,7 +27,8 @@
 //! * [`error`]: [`StoreError`] and [`AssignmentConflict`].
 //! * [`types`]: what only persistence needs: paging, outbox events, recommendation and audit
 //!   documents, idempotency states. Domain entities are `dispatch-core`'s.
-//! * [`lease`]: [`RelayLease`], which node relays the outbox when several share a database.
+//! * [`lease`]: [`RelayLease`], which node relays which shard of the outbox when several share
+//!   a database.
 //!
 //! # Where it sits
 //!
@@ -65,12 +66,12 @@ mod sqlite;
 use db::Db;
 
 pub use error::{AssignmentConflict, StoreError};
-pub use lease::RelayLease;
+pub use lease::{LeaseSurvey, RelayLease};
 pub use types::{
     AppliedVisit, AuditRecord, Change, ChangeKind, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin,
-    MAX_PAGE_LIMIT, NewOutboxEvent, OutboxEvent, Page, PageRequest, PlanApplication,
+    MAX_PAGE_LIMIT, NewOutboxEvent, OUTBOX_SHARDS, OutboxEvent, Page, PageRequest, PlanApplication,
     PlanApplyClaim, PlanConflict, PlanProgress, PlanRecord, PlanStatus, RecommendationRecord,
-    RecommendationStatus, RequestId,
+    RecommendationStatus, RequestId, outbox_shard,
 };
 
 /// How long an idempotency key may stay "in progress" before a retry may take it over: the first
@@ -183,14 +184,14 @@ impl Store {
         self.db.close().await
     }
 
-    /// Tries to become the node that relays the outbox: `Ok(None)` while another session holds
-    /// the lease (PostgreSQL), always `Some` on SQLite (one process owns the file). See
-    /// [`lease`] for how it is held and lost; independent of [`Store::close`].
-    pub async fn try_relay_lease(&self) -> Result<Option<RelayLease>, StoreError> {
+    /// Opens this node's relay session: it counts the node among the live ones and takes and
+    /// gives up shard leases (see [`lease`]). PostgreSQL: a session of its own, outside the
+    /// pool, independent of [`Store::close`]; SQLite: granted at once, every shard free.
+    pub async fn relay_lease(&self) -> Result<RelayLease, StoreError> {
         match &self.db {
-            Db::Sqlite(_) => Ok(Some(RelayLease::embedded())),
+            Db::Sqlite(_) => Ok(RelayLease::embedded()),
             #[cfg(feature = "postgres")]
-            Db::Postgres(b) => Ok(b.try_relay_lease().await?.map(RelayLease::postgres)),
+            Db::Postgres(b) => Ok(RelayLease::postgres(b.relay_lease().await?)),
         }
     }
 }

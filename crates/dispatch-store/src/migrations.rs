@@ -40,6 +40,7 @@ migrations! {
     2 "0002_deployment.sql" "deployment",
     3 "0003_plans.sql" "plans",
     4 "0004_region_state.sql" "region_state",
+    5 "0005_outbox_shards.sql" "outbox_shards",
 }
 
 /// The migrator for SQLite.

@@ -63,10 +63,16 @@ pub(crate) fn booking(row: &Row) -> Result<Booking, StoreError> {
     })
 }
 
-/// `sequence, channels, target, payload, created_at`.
+/// `sequence, shard, channels, target, payload, created_at`.
 pub(crate) fn outbox_event(row: &Row) -> Result<OutboxEvent, StoreError> {
+    let shard = row.opt_int32("outbox.shard")?;
+    let shard = shard
+        .and_then(|s| u16::try_from(s).ok())
+        .filter(|&s| s < crate::OUTBOX_SHARDS)
+        .ok_or_else(|| StoreError::Corrupt(format!("outbox.shard: {shard:?} is not a shard")))?;
     Ok(OutboxEvent {
         sequence: row.int("outbox.sequence")?,
+        shard,
         channels: row.texts("outbox.channels")?,
         target: row.text("outbox.target")?,
         payload: row.json("outbox.payload")?,

@@ -129,6 +129,27 @@ impl<T> Page<T> {
     }
 }
 
+/// How many shards the outbox is split into. Each shard is relayed by one node at a time (the
+/// holder of its lease, see [`crate::lease`]), so relaying is spread over the nodes, and
+/// sequence order is commit order within a shard (not across shards on PostgreSQL). Fixed:
+/// every stored event carries its shard (migration 5), so changing it means re-sharding.
+pub const OUTBOX_SHARDS: u16 = 8;
+
+/// The outbox shard of `region`'s events: the 32-bit FNV-1a hash of its id, modulo
+/// [`OUTBOX_SHARDS`]. Every channel belongs to one region (a dispatcher channel is the region's,
+/// a contractor works in one region), so a channel's events are all in one shard and
+/// per-shard order is per-channel order. Stable across versions and platforms: migration 5 and
+/// PostgreSQL's `dispatch_outbox_shard(text)` compute the same.
+pub fn outbox_shard(region: &str) -> u16 {
+    const OFFSET: u32 = 0x811c_9dc5;
+    const PRIME: u32 = 0x0100_0193;
+    let hash = region
+        .bytes()
+        .fold(OFFSET, |h, b| (h ^ u32::from(b)).wrapping_mul(PRIME));
+    // The remainder is below `OUTBOX_SHARDS`, so it fits.
+    (hash % u32::from(OUTBOX_SHARDS)) as u16
+}
+
 /// An event to append to the outbox, in the transaction of the change it reports.
 ///
 /// The payload is JSON the producer encoded once (`serde_json::value::to_raw_value`); the store
@@ -137,6 +158,8 @@ impl<T> Page<T> {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NewOutboxEvent {
+    /// Its outbox shard: [`outbox_shard`] of the region it belongs to.
+    pub shard: u16,
     /// The hub channels (SignalR groups) to send it on, e.g. `/dispatch/west`.
     pub channels: Vec<String>,
     /// The hub method the clients receive, the event's `type` (e.g. `JobAssigned`).
@@ -146,13 +169,15 @@ pub struct NewOutboxEvent {
 }
 
 impl NewOutboxEvent {
-    /// An event for `channels` with `target` and `payload`.
+    /// An event of `region` for `channels` with `target` and `payload`.
     pub fn new(
+        region: &str,
         channels: impl IntoIterator<Item = impl Into<String>>,
         target: impl Into<String>,
         payload: Box<RawValue>,
     ) -> Self {
         Self {
+            shard: outbox_shard(region),
             channels: channels.into_iter().map(Into::into).collect(),
             target: target.into(),
             payload,
@@ -162,7 +187,8 @@ impl NewOutboxEvent {
 
 impl PartialEq for NewOutboxEvent {
     fn eq(&self, other: &Self) -> bool {
-        self.channels == other.channels
+        self.shard == other.shard
+            && self.channels == other.channels
             && self.target == other.target
             && self.payload.get() == other.payload.get()
     }
@@ -176,8 +202,12 @@ impl PartialEq for NewOutboxEvent {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutboxEvent {
-    /// Position in the outbox; increases with every event appended.
+    /// Position in the outbox; increases with every event appended. Within a shard, sequence
+    /// order is commit order.
     pub sequence: i64,
+    /// Its outbox shard (see [`outbox_shard`]); 0 when absent (a message of an older node).
+    #[serde(default)]
+    pub shard: u16,
     /// The hub channels to send it on.
     pub channels: Vec<String>,
     /// The hub method the clients receive.
@@ -191,6 +221,7 @@ pub struct OutboxEvent {
 impl PartialEq for OutboxEvent {
     fn eq(&self, other: &Self) -> bool {
         self.sequence == other.sequence
+            && self.shard == other.shard
             && self.channels == other.channels
             && self.target == other.target
             && self.payload.get() == other.payload.get()
@@ -369,6 +400,7 @@ mod tests {
         let payload = RawValue::from_string(r#"{"b":1,"a":[2.5,null]}"#.to_owned()).expect("json");
         let event = OutboxEvent {
             sequence: 7,
+            shard: 6,
             channels: vec!["/dispatch/west".into()],
             target: "JobAssigned".into(),
             payload,
@@ -382,6 +414,18 @@ mod tests {
         let back: OutboxEvent = serde_json::from_str(&text).expect("deserialize");
         assert_eq!(back, event);
         assert_eq!(back.payload.get(), event.payload.get());
+    }
+
+    #[test]
+    fn outbox_shards_are_fnv_1a_of_the_region_and_stable() {
+        // Pinned: stored rows carry their shard, so the function may never change.
+        assert_eq!(outbox_shard("west"), 6);
+        assert_eq!(outbox_shard("east"), 4);
+        assert_eq!(outbox_shard("low-voltage_2"), 7);
+        assert_eq!(outbox_shard(""), 5);
+        let used: std::collections::BTreeSet<u16> =
+            (0..100).map(|i| outbox_shard(&format!("r{i}"))).collect();
+        assert_eq!(used.len(), usize::from(OUTBOX_SHARDS));
     }
 
     #[test]

@@ -73,6 +73,10 @@ pub struct Readiness {
     pub backplane: BackplaneStatus,
     /// Whether this node relays the outbox.
     pub relay: RelayRole,
+    /// The outbox shards (0–7) this node relays now, ascending.
+    #[serde(rename = "relayShards")]
+    #[schema(example = json!([0, 3, 5]))]
+    pub relay_shards: Vec<u16>,
 }
 
 /// Liveness: the process is up.
@@ -91,6 +95,7 @@ async fn healthz() -> Json<Health> {
 async fn readyz(State(state): State<AppState>) -> Response {
     let backplane = state.backplane.health();
     let relay = state.outbox.role();
+    let relay_shards = state.outbox.shards();
     match state.store.ping().await {
         Ok(()) => Json(Readiness {
             status: if backplane.up {
@@ -101,6 +106,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             database: state.store.backend_name(),
             backplane: backplane.into(),
             relay,
+            relay_shards,
         })
         .into_response(),
         Err(error) => {
@@ -112,6 +118,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
                     database: "unreachable",
                     backplane: backplane.into(),
                     relay,
+                    relay_shards,
                 }),
             )
                 .into_response()

@@ -11,10 +11,11 @@ use crate::rows;
 use crate::sql::{Batch, sql};
 use crate::types::{NewOutboxEvent, OutboxEvent};
 
-/// The advisory lock (transaction-scoped, per database) that orders PostgreSQL's outbox
-/// appends by commit; see the `postgres` module docs. SQLite's single writer needs none. Any
-/// fixed number works; this one is "dispatch" in ASCII.
-pub(crate) const OUTBOX_LOCK: i64 = 0x6469_7370_6174_6368;
+/// The first key of the transaction-scoped advisory locks (two-key form, one per shard: the
+/// second key is the shard) that order PostgreSQL's outbox appends by commit within a shard;
+/// see the `postgres` module docs. SQLite's single writer needs none. The two-key form never
+/// meets a one-key lock (the change log's, sqlx's migration lock); "dsob" in ASCII.
+pub(crate) const OUTBOX_LOCK_CLASS: i32 = 0x6473_6f62;
 
 /// Marks events sent: one statement per sequence, or one for all of them.
 static MARK_SENT: Batch = Batch {
@@ -26,6 +27,7 @@ static MARK_SENT: Batch = Batch {
 /// transaction starts.
 #[derive(Debug)]
 pub(crate) struct EncodedEvent<'a> {
+    shard: u16,
     channels: TextList,
     target: &'a str,
     payload: &'a RawValue,
@@ -39,6 +41,7 @@ pub(crate) fn encode_events(
         .iter()
         .map(|e| {
             Ok(EncodedEvent {
+                shard: e.shard,
                 channels: TextList::new(&e.channels, "event channels")?,
                 target: &e.target,
                 payload: &e.payload,
@@ -47,8 +50,10 @@ pub(crate) fn encode_events(
         .collect()
 }
 
-/// Appends `events`: the last step of every transaction that has any, under [`OUTBOX_LOCK`]
-/// on PostgreSQL, so that sequence order is commit order.
+/// Appends `events`: the last step of every transaction that has any, under the
+/// [`OUTBOX_LOCK_CLASS`] lock of each of their shards on PostgreSQL (in shard order, so two
+/// writers never wait for each other in a cycle), so that sequence order is commit order within
+/// a shard. Writers of different shards do not wait for each other.
 pub(crate) async fn insert_events(
     tx: &mut Tx,
     events: &[EncodedEvent<'_>],
@@ -56,26 +61,54 @@ pub(crate) async fn insert_events(
     if events.is_empty() {
         return Ok(());
     }
-    let sql = sql!(postgres_only: "SELECT pg_advisory_xact_lock($1)");
-    tx.execute(sql, args![OUTBOX_LOCK]).await?;
+    let shards: std::collections::BTreeSet<u16> = events.iter().map(|e| e.shard).collect();
+    for shard in shards {
+        let sql = sql!(postgres_only: "SELECT pg_advisory_xact_lock($1, $2)");
+        tx.execute(sql, args![OUTBOX_LOCK_CLASS, i32::from(shard)])
+            .await?;
+    }
     for e in events {
         let sql = sql!(
-            "INSERT INTO outbox (channels, target, payload, created_at) VALUES ($1, $2, $3, now())"
+            "INSERT INTO outbox (shard, channels, target, payload, created_at) \
+             VALUES ($1, $2, $3, $4, now())"
         );
-        tx.execute(sql, args![&e.channels, e.target, e.payload])
-            .await?;
+        tx.execute(
+            sql,
+            args![i32::from(e.shard), &e.channels, e.target, e.payload],
+        )
+        .await?;
     }
     Ok(())
 }
 
 impl Store {
-    /// Up to `limit` events not yet marked sent, oldest (lowest sequence) first.
+    /// Up to `limit` events not yet marked sent, of every shard, oldest (lowest sequence) first:
+    /// what waits in the outbox, for operators and tests. A relay reads one shard, with
+    /// [`Store::pending_events_in`], because only within a shard is sequence order commit order.
     pub async fn pending_events(&self, limit: u32) -> Result<Vec<OutboxEvent>, StoreError> {
         let sql = sql!(
-            "SELECT sequence, channels, target, payload, created_at FROM outbox \
-             WHERE sent_at IS NULL ORDER BY sequence LIMIT $1"
+            "SELECT sequence, shard, channels, target, payload, created_at \
+             FROM outbox WHERE sent_at IS NULL ORDER BY sequence LIMIT $1"
         );
         let found = self.db.fetch_all(sql, args![i64::from(limit)]).await?;
+        found.iter().map(rows::outbox_event).collect()
+    }
+
+    /// Up to `limit` events of `shard` not yet marked sent, oldest (lowest sequence) first: a
+    /// range scan of a partial index holding only the unsent.
+    pub async fn pending_events_in(
+        &self,
+        shard: u16,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError> {
+        let sql = sql!(
+            "SELECT sequence, shard, channels, target, payload, created_at \
+             FROM outbox WHERE shard = $1 AND sent_at IS NULL ORDER BY sequence LIMIT $2"
+        );
+        let found = self
+            .db
+            .fetch_all(sql, args![i32::from(shard), i64::from(limit)])
+            .await?;
         found.iter().map(rows::outbox_event).collect()
     }
 
@@ -90,38 +123,40 @@ impl Store {
             .await
     }
 
-    /// Up to `limit` events with `sequence > after`, ascending (all, or with `sent_only` only
-    /// those marked sent): a range scan of the primary key, cheap to poll.
+    /// Up to `limit` events of `shard` with `sequence > after`, ascending (all, or with
+    /// `sent_only` only those marked sent): a range scan of the `(shard, sequence)` index, cheap
+    /// to poll.
     ///
-    /// Sequence order is commit order on both backends, and a committed event never appears
-    /// behind one already visible, so a reader that remembers the last sequence it saw misses
-    /// nothing. Sequences may skip numbers (a rolled-back transaction's on PostgreSQL): ask this
-    /// to tell a gap from a skip. Sent marks are a prefix of the outbox as long as events are
-    /// marked oldest first, as `dispatch-server`'s relay does.
+    /// Within a shard, sequence order is commit order on both backends, and a committed event
+    /// never appears behind one already visible, so a reader that remembers the last sequence it
+    /// saw in each shard misses nothing. (Across shards it is not, on PostgreSQL: two shards'
+    /// writers commit in parallel.) Sequences may skip numbers (another shard's, a rolled-back
+    /// transaction's): ask this to tell a gap from a skip. Sent marks are a prefix of a shard
+    /// as long as its events are marked oldest first, as `dispatch-server`'s relay does.
     pub async fn events_after(
         &self,
+        shard: u16,
         after: i64,
         limit: u32,
         sent_only: bool,
     ) -> Result<Vec<OutboxEvent>, StoreError> {
-        // A range scan of the primary key (SQLite: the rowid) from `after`, stopping after
-        // `limit` rows (with `sent_only`, unsent rows are skipped on the way; they are at most
-        // the relay's backlog). Two fixed statements rather than one with an `OR`, so each has
-        // its plan.
+        // With `sent_only`, unsent rows are skipped on the way; they are at most the shard's
+        // relay backlog. Two fixed statements rather than one with an `OR`, so each has its plan.
         let sql = if sent_only {
             sql!(
-                "SELECT sequence, channels, target, payload, created_at FROM outbox \
-                 WHERE sequence > $1 AND sent_at IS NOT NULL ORDER BY sequence LIMIT $2"
+                "SELECT sequence, shard, channels, target, payload, created_at \
+             FROM outbox WHERE shard = $1 AND sequence > $2 AND sent_at IS NOT NULL \
+                 ORDER BY sequence LIMIT $3"
             )
         } else {
             sql!(
-                "SELECT sequence, channels, target, payload, created_at FROM outbox \
-                 WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+                "SELECT sequence, shard, channels, target, payload, created_at \
+             FROM outbox WHERE shard = $1 AND sequence > $2 ORDER BY sequence LIMIT $3"
             )
         };
         let found = self
             .db
-            .fetch_all(sql, args![after, i64::from(limit)])
+            .fetch_all(sql, args![i32::from(shard), after, i64::from(limit)])
             .await?;
         found.iter().map(rows::outbox_event).collect()
     }
@@ -137,26 +172,37 @@ impl Store {
             .text("deployment.id")
     }
 
-    /// Deletes events marked sent before `before` — except the newest sent one — and returns
-    /// how many: the outbox's retention. Unsent events are never deleted.
-    pub async fn prune_sent_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// Deletes the events of `shard` marked sent before `before` — except the shard's newest
+    /// sent one — and returns how many: the outbox's retention. Unsent events are never deleted.
+    pub async fn prune_sent_events(
+        &self,
+        shard: u16,
+        before: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         // The newest sent event stays: it is what `last_sent_sequence` answers.
         let sql = sql!(
-            "DELETE FROM outbox WHERE sent_at < $1 AND sequence < \
-             (SELECT max(sequence) FROM outbox WHERE sent_at IS NOT NULL)"
+            "DELETE FROM outbox WHERE shard = $2 AND sent_at < $1 AND sequence < \
+             (SELECT max(sequence) FROM outbox WHERE shard = $2 AND sent_at IS NOT NULL)"
         );
         self.db
-            .write_one("prune_sent_events", sql, args![before], StoreError::from)
+            .write_one(
+                "prune_sent_events",
+                sql,
+                args![before, i32::from(shard)],
+                StoreError::from,
+            )
             .await
     }
 
-    /// The highest sequence marked sent; 0 when none is.
-    pub async fn last_sent_sequence(&self) -> Result<i64, StoreError> {
-        // The primary key read backwards from the newest row, past the unsent tail.
+    /// The highest sequence of `shard` marked sent; 0 when none is.
+    pub async fn last_sent_sequence(&self, shard: u16) -> Result<i64, StoreError> {
+        // The `(shard, sequence)` index read backwards from the shard's newest row, past its
+        // unsent tail.
         let sql = sql!(
-            "SELECT sequence FROM outbox WHERE sent_at IS NOT NULL ORDER BY sequence DESC LIMIT 1"
+            "SELECT sequence FROM outbox WHERE shard = $1 AND sent_at IS NOT NULL \
+             ORDER BY sequence DESC LIMIT 1"
         );
-        match self.db.fetch_optional(sql, &[]).await? {
+        match self.db.fetch_optional(sql, args![i32::from(shard)]).await? {
             Some(row) => row.int("outbox.sequence"),
             None => Ok(0),
         }

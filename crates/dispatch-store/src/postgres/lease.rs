@@ -1,34 +1,43 @@
-//! The relay lease on PostgreSQL: a session-level advisory lock held by a connection of its own.
+//! Relay leases on PostgreSQL: session-level advisory locks held by a connection of its own.
 //!
 //! The connection is opened with the pool's connect options but never belongs to the pool: a
 //! pooled connection outlives its borrower, so a session lock taken on one would stay held
 //! after the lease was dropped, and be "held" by whichever caller borrowed it next. Here the
-//! session *is* the lease: the lock lives exactly as long as the connection, and the server
-//! releases it when the session ends, however it ends (dropped lease, killed process,
+//! session *is* the lease: its locks live exactly as long as the connection, and the server
+//! releases them when the session ends, however it ends (dropped lease, killed process,
 //! `pg_terminate_backend`, a lost host noticed by the keepalives set below).
+//!
+//! One session per node holds its membership lock and every shard lock it takes, so a node's
+//! death frees all of them at once, and a node costs one connection whatever it holds.
 //!
 //! Needs a real session: behind a pooler in transaction mode (PgBouncer's default) session
 //! locks do not work. Point the service at PostgreSQL itself, or at a session-mode pool.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use sqlx::Connection as _;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::{CONNECT_TIMEOUT, open_session};
+use crate::OUTBOX_SHARDS;
 use crate::error::StoreError;
+use crate::lease::LeaseSurvey;
 
-/// The session advisory lock whose holder relays the outbox. Distinct from
-/// [`crate::ops::outbox::OUTBOX_LOCK`] (a transaction lock in the same key space) and from sqlx's migration
-/// lock (derived from the database name). "dsprelay" in ASCII.
-pub(crate) const RELAY_LEASE_LOCK: i64 = 0x6473_7072_656c_6179;
+/// The first key of a shard's lease, `(RELAY_SHARD_CLASS, shard)`: a session lock whose holder
+/// relays that shard. The two-key form never meets a one-key lock (sqlx's migration lock, the
+/// change log's); distinct from [`crate::ops::outbox::OUTBOX_LOCK_CLASS`]. "dsrl" in ASCII.
+pub(crate) const RELAY_SHARD_CLASS: i32 = 0x6473_726c;
+/// The first key of a node's membership, `(RELAY_MEMBER_CLASS, node key)`: held by every live
+/// node's relay session, counted to share the shards out. "dsnd" in ASCII.
+pub(crate) const RELAY_MEMBER_CLASS: i32 = 0x6473_6e64;
 
-/// How long [`PgLease::still_held`] waits for the session to answer.
+/// How long a statement on the lease's session may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Settings of the lease's session, so that the *server* notices a leader whose host vanished
+/// Settings of the lease's session, so that the *server* notices a node whose host vanished
 /// without closing its socket (power loss, network partition) in about 25 s instead of the
-/// kernel's default of two hours, and frees the lock for another node: keepalive probes after
+/// kernel's default of two hours, and frees its locks for another node: keepalive probes after
 /// 10 s idle, every 5 s, 3 unanswered ones end the session; unacknowledged data for 25 s ends
 /// it too. All are user-settable (PostgreSQL 12+); on a Unix-domain socket they do nothing.
 const SESSION_SETTINGS: &str = "SELECT set_config('tcp_keepalives_idle', '10', false), \
@@ -36,21 +45,26 @@ const SESSION_SETTINGS: &str = "SELECT set_config('tcp_keepalives_idle', '10', f
      set_config('tcp_keepalives_count', '3', false), \
      set_config('tcp_user_timeout', '25000', false)";
 
-/// A held relay lease: the connection whose session holds [`RELAY_LEASE_LOCK`]. Dropping it
-/// closes the connection, which releases the lock.
+/// The granted relay locks of this database, in the two-key form (`classid` = first key,
+/// `objid` = second, `objsubid` = 2). `pg_locks` is readable by every user.
+const SURVEY: &str = "SELECT l.classid::bigint AS class, l.objid::bigint AS key \
+     FROM pg_locks l \
+     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 \
+       AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+       AND l.classid::bigint IN ($1, $2)";
+
+/// A node's relay session. Dropping it closes the connection, which releases every lock.
 #[derive(Debug)]
 pub(crate) struct PgLease {
-    /// `None` once the session was found broken: the lease is lost for good.
+    /// `None` once the session was found broken: every lease is lost for good.
     conn: Option<PgConnection>,
 }
 
 impl PgLease {
-    /// Opens a dedicated connection and tries the lock on it; `None` (and the connection
-    /// closed) when another session holds it.
-    pub(crate) async fn try_acquire(
-        options: &PgConnectOptions,
-    ) -> Result<Option<Self>, StoreError> {
-        // Named, so an operator can tell the leader's session in `pg_stat_activity`.
+    /// Opens a dedicated connection and takes a membership lock on it under a random node key
+    /// (another on a collision).
+    pub(crate) async fn open(options: &PgConnectOptions) -> Result<Self, StoreError> {
+        // Named, so an operator can tell the relay sessions in `pg_stat_activity`.
         let name = format!(
             "{} relay lease",
             options.get_application_name().unwrap_or("dispatch")
@@ -62,70 +76,139 @@ impl PgLease {
         )
         .await?;
         let attempt = async {
-            let acquired: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-                .bind(RELAY_LEASE_LOCK)
-                .fetch_one(&mut conn)
-                .await?;
-            if acquired {
-                sqlx::query(SESSION_SETTINGS).execute(&mut conn).await?;
+            sqlx::query(SESSION_SETTINGS).execute(&mut conn).await?;
+            loop {
+                // Positive, so it reads back from `objid` as itself.
+                let key = (uuid::Uuid::new_v4().as_u128() & 0x7fff_ffff) as i32;
+                let member: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                    .bind(RELAY_MEMBER_CLASS)
+                    .bind(key)
+                    .fetch_one(&mut conn)
+                    .await?;
+                if member {
+                    return Ok::<_, sqlx::Error>(());
+                }
             }
-            Ok::<_, sqlx::Error>(acquired)
         };
-        let outcome = tokio::time::timeout(CONNECT_TIMEOUT, attempt).await;
-        match outcome {
-            Ok(Ok(true)) => Ok(Some(Self { conn: Some(conn) })),
-            Ok(Ok(false)) => {
-                let _ = tokio::time::timeout(CHECK_TIMEOUT, conn.close()).await;
-                Ok(None)
-            }
+        match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+            Ok(Ok(())) => Ok(Self { conn: Some(conn) }),
             // Dropping `conn` ends the session, and with it a lock it may have taken.
             Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(StoreError::Unavailable(format!(
-                "PostgreSQL did not answer the relay lease's lock request within {}s",
+                "PostgreSQL did not answer the relay lease's membership request within {}s",
                 CONNECT_TIMEOUT.as_secs()
             ))),
         }
     }
 
-    /// `SELECT 1` on the lease's session, within [`CHECK_TIMEOUT`]. A session lock is released
-    /// only by its own session (we never unlock but in `release`) or when the session ends, so
-    /// "the session answers" is "the lock is held". On failure the connection is dropped: if the
-    /// session was merely slow, closing it frees the lock for another node.
-    pub(crate) async fn still_held(&mut self) -> bool {
+    /// Runs `work` on the session within [`CHECK_TIMEOUT`]; on failure the connection is
+    /// dropped (if the session was merely slow, closing it frees its locks for another node)
+    /// and the lease is lost for good.
+    async fn on_session<T>(
+        &mut self,
+        what: &str,
+        work: impl AsyncFnOnce(&mut PgConnection) -> Result<T, sqlx::Error>,
+    ) -> Result<T, StoreError> {
         let Some(conn) = self.conn.as_mut() else {
-            return false;
+            return Err(StoreError::Unavailable(
+                "the relay lease's session was lost".into(),
+            ));
         };
-        let answer =
-            tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("SELECT 1").execute(&mut *conn)).await;
-        match answer {
-            Ok(Ok(_)) => true,
+        match tokio::time::timeout(CHECK_TIMEOUT, work(conn)).await {
+            Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => {
-                tracing::warn!(%error, "relay lease lost: its PostgreSQL session broke");
+                tracing::warn!(%error, what, "relay leases lost: their PostgreSQL session broke");
                 self.conn = None;
-                false
+                Err(error.into())
             }
             Err(_) => {
                 tracing::warn!(
                     timeout = ?CHECK_TIMEOUT,
-                    "relay lease given up: its PostgreSQL session did not answer in time"
+                    what,
+                    "relay leases given up: their PostgreSQL session did not answer in time"
                 );
                 self.conn = None;
-                false
+                Err(StoreError::Unavailable(format!(
+                    "the relay lease's session did not answer within {CHECK_TIMEOUT:?}"
+                )))
             }
         }
     }
 
-    /// Unlocks, then closes the connection politely. When this returns the lock is free (or
-    /// the session is gone, which frees it as soon as the server notices).
+    /// Live nodes and taken shards, from `pg_locks`.
+    pub(crate) async fn survey(&mut self) -> Result<LeaseSurvey, StoreError> {
+        let rows: Vec<(i64, i64)> = self
+            .on_session("survey", async |conn| {
+                sqlx::query_as(SURVEY)
+                    .bind(i64::from(RELAY_MEMBER_CLASS))
+                    .bind(i64::from(RELAY_SHARD_CLASS))
+                    .fetch_all(conn)
+                    .await
+            })
+            .await?;
+        let mut nodes = 0;
+        let mut taken = BTreeSet::new();
+        for (class, key) in rows {
+            if class == i64::from(RELAY_MEMBER_CLASS) {
+                nodes += 1;
+            } else if let Ok(shard) = u16::try_from(key)
+                && shard < OUTBOX_SHARDS
+            {
+                taken.insert(shard);
+            }
+        }
+        // This session's own membership is among them; at least one, whatever was read.
+        Ok(LeaseSurvey {
+            nodes: nodes.max(1),
+            taken,
+        })
+    }
+
+    /// `pg_try_advisory_lock` of `shard`'s lease on the session.
+    pub(crate) async fn try_take(&mut self, shard: u16) -> Result<bool, StoreError> {
+        self.on_session("take", async |conn| {
+            sqlx::query_scalar("SELECT pg_try_advisory_lock($1, $2)")
+                .bind(RELAY_SHARD_CLASS)
+                .bind(i32::from(shard))
+                .fetch_one(conn)
+                .await
+        })
+        .await
+    }
+
+    /// `pg_advisory_unlock` of `shard`'s lease on the session.
+    pub(crate) async fn give_up(&mut self, shard: u16) -> Result<(), StoreError> {
+        self.on_session("give up", async |conn| {
+            sqlx::query("SELECT pg_advisory_unlock($1, $2)")
+                .bind(RELAY_SHARD_CLASS)
+                .bind(i32::from(shard))
+                .execute(conn)
+                .await
+                .map(drop)
+        })
+        .await
+    }
+
+    /// `SELECT 1` on the session. A session lock is released only by its own session (we
+    /// unlock only in `give_up` and `release`) or when the session ends, so "the session
+    /// answers" is "the locks are held".
+    pub(crate) async fn still_held(&mut self) -> bool {
+        self.on_session("check", async |conn| {
+            sqlx::query("SELECT 1").execute(conn).await.map(drop)
+        })
+        .await
+        .is_ok()
+    }
+
+    /// Unlocks everything, then closes the connection politely. When this returns the locks
+    /// are free (or the session is gone, which frees them as soon as the server notices).
     pub(crate) async fn release(mut self) {
         let Some(mut conn) = self.conn.take() else {
             return;
         };
         let _ = tokio::time::timeout(
             CHECK_TIMEOUT,
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(RELAY_LEASE_LOCK)
-                .execute(&mut conn),
+            sqlx::query("SELECT pg_advisory_unlock_all()").execute(&mut conn),
         )
         .await;
         let _ = tokio::time::timeout(CHECK_TIMEOUT, conn.close()).await;

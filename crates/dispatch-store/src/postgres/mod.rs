@@ -42,22 +42,25 @@
 //! An identity column takes its value at insert time, not at commit time, so concurrent
 //! transactions could commit their events in the opposite order of their sequences, and a relay
 //! reading "everything after the last sequence I saw" would skip the late one. Every transaction
-//! that appends events therefore takes the transaction-scoped advisory lock
-//! [`crate::ops::outbox::OUTBOX_LOCK`] right before inserting them, as its last step. The next
-//! appender gets its sequences only after the previous one has committed (and is visible), so
-//! sequence order is commit order, globally and hence on every channel. The cost:
-//! event-producing commits of one database are serialized for the length of their final insert
-//! and commit, WAL flush included, so they cannot share a flush (the benchmark in
-//! `benches/assignments.rs` shows the ceiling).
+//! that appends events therefore takes the transaction-scoped advisory lock of each shard it
+//! writes to (`(OUTBOX_LOCK_CLASS, shard)`, see `ops/outbox.rs`, in shard order) right before
+//! inserting them, as its last step. The next appender of that shard gets its sequences only
+//! after the previous one has committed (and is visible), so sequence order is commit order
+//! within a shard, hence on every channel (a channel's events are all of one region, so of one
+//! shard). Across shards it is not, and need not be: each shard is relayed and delivered on its
+//! own. The cost: event-producing commits of one shard are serialized for the length of their
+//! final insert and commit, WAL flush included; commits of different shards run in parallel
+//! (`benches/assignments.rs` measures both).
 //!
-//! Followers read the outbox by sequence (`events_after`, `last_sent_sequence`): range scans of
-//! the primary key, forwards and backwards.
+//! Followers read the outbox by shard and sequence (`events_after`, `last_sent_sequence`):
+//! range scans of the `(shard, sequence)` index, forwards and backwards.
 //!
-//! # Relay lease
+//! # Relay leases
 //!
-//! `lease.rs`: the node that relays the outbox holds a session-level advisory lock on a
-//! connection of its own, outside the pool, so the server frees it when that session ends
-//! (dropped lease, killed process, terminated session, vanished host after the keepalives).
+//! `lease.rs`: each node holds a session of its own, outside the pool, with a session-level
+//! advisory lock for its membership and one per shard it relays, so the server frees them all
+//! when that session ends (dropped lease, killed process, terminated session, vanished host
+//! after the keepalives).
 //!
 //! # Values
 //!
@@ -152,9 +155,9 @@ impl PgDb {
         Ok(Self { pool })
     }
 
-    /// Tries to take the relay lease on a session of its own (see `lease.rs`).
-    pub(crate) async fn try_relay_lease(&self) -> Result<Option<PgLease>, StoreError> {
-        PgLease::try_acquire(&self.pool.connect_options()).await
+    /// Opens this node's relay session (see `lease.rs`).
+    pub(crate) async fn relay_lease(&self) -> Result<PgLease, StoreError> {
+        PgLease::open(&self.pool.connect_options()).await
     }
 }
 

@@ -14,8 +14,9 @@
 //!
 //! # Several nodes
 //!
-//! None: SQLite is the embedded single-node store, so the relay lease (`crate::lease`) is
-//! always granted without asking the database, and `events_after` reads the outbox by rowid.
+//! None: SQLite is the embedded single-node store, so every relay lease (`crate::lease`) is
+//! granted without asking the database, and `events_after` reads a shard of the outbox by its
+//! `(shard, sequence)` index (sequence order is commit order for all shards: one writer).
 //!
 //! # Values
 //!

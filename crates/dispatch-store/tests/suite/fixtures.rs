@@ -129,6 +129,7 @@ pub fn parsed(payload: &serde_json::value::RawValue) -> serde_json::Value {
 /// The `JobAssigned` event of `a` in `region`.
 pub fn job_assigned(a: &Assignment, region: &str) -> NewOutboxEvent {
     NewOutboxEvent::new(
+        region,
         [
             format!("/dispatch/{region}"),
             format!("/contractor/{}", a.contractor_id),

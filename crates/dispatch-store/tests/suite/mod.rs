@@ -66,6 +66,11 @@ pub const ALL: &[&str] = &[
     "moving_a_booking_is_all_or_nothing",
 ];
 
+/// The outbox shard of region `west`, where the fixtures' events go.
+fn west() -> u16 {
+    dispatch_store::outbox_shard("west")
+}
+
 pub async fn ping_and_backend_name(store: Store) {
     store.ping().await.expect("ping");
     assert!(["sqlite", "postgres"].contains(&store.backend_name()));
@@ -747,6 +752,7 @@ pub async fn unassign_reopens_job_and_frees_slot(store: Store) {
         .await
         .expect("assign");
     let unassigned = NewOutboxEvent::new(
+        "west",
         ["/dispatch/west"],
         "JobUnassigned",
         payload(serde_json::json!({})),
@@ -857,6 +863,7 @@ pub async fn outbox_has_events_iff_committed(store: Store) {
         .delete_assignment(
             a.id,
             &[NewOutboxEvent::new(
+                "west",
                 ["/dispatch/west"],
                 "X",
                 payload(serde_json::json!(1)),
@@ -1099,6 +1106,7 @@ pub async fn recommendations_lifecycle(store: Store) {
     audit.excluded = excluded;
     audit.evaluated = 2;
     let ev = NewOutboxEvent::new(
+        "west",
         ["/dispatch/west"],
         "RecommendationReady",
         payload(serde_json::json!({"type": "RecommendationReady", "requestId": req})),
@@ -1478,14 +1486,14 @@ pub async fn bulk_creates_are_all_or_nothing(store: Store) {
 /// `events_after` and `last_sent_sequence`: ascending, bounded, `sent_only` filters.
 pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
     assert_eq!(
-        store.events_after(0, 100, false).await.expect("read"),
+        store.events_after(west(), 0, 100, false).await.expect("read"),
         vec![]
     );
     assert_eq!(
-        store.events_after(0, 100, true).await.expect("read"),
+        store.events_after(west(), 0, 100, true).await.expect("read"),
         vec![]
     );
-    assert_eq!(store.last_sent_sequence().await.expect("last"), 0);
+    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), 0);
 
     let w = world(&store, 2, 2).await;
     let a = assignment(
@@ -1524,7 +1532,7 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
         .await
         .expect("assign b");
 
-    let all = store.events_after(0, 100, false).await.expect("read");
+    let all = store.events_after(west(), 0, 100, false).await.expect("read");
     assert_eq!(all, store.pending_events(100).await.expect("pending"));
     assert_eq!(
         all.iter()
@@ -1535,22 +1543,22 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
     );
     let seq: Vec<i64> = all.iter().map(|e| e.sequence).collect();
     assert!(seq.windows(2).all(|p| p[0] < p[1]), "{seq:?}");
-    assert_eq!(store.events_after(-1, 100, false).await.expect("read"), all);
+    assert_eq!(store.events_after(west(), -1, 100, false).await.expect("read"), all);
     assert_eq!(
-        store.events_after(seq[1], 2, false).await.expect("read"),
+        store.events_after(west(), seq[1], 2, false).await.expect("read"),
         all[2..4].to_vec(),
         "strictly after, at most `limit`"
     );
     assert_eq!(
-        store.events_after(seq[4], 100, false).await.expect("read"),
+        store.events_after(west(), seq[4], 100, false).await.expect("read"),
         vec![]
     );
-    assert_eq!(store.events_after(0, 0, false).await.expect("read"), vec![]);
+    assert_eq!(store.events_after(west(), 0, 0, false).await.expect("read"), vec![]);
     assert_eq!(
-        store.events_after(0, 100, true).await.expect("read"),
+        store.events_after(west(), 0, 100, true).await.expect("read"),
         vec![]
     );
-    assert_eq!(store.last_sent_sequence().await.expect("last"), 0);
+    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), 0);
 
     // The relay marks the oldest first: the sent events are a prefix.
     store
@@ -1558,53 +1566,65 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
         .await
         .expect("mark");
     assert_eq!(
-        store.events_after(0, 100, true).await.expect("read"),
+        store.events_after(west(), 0, 100, true).await.expect("read"),
         all[..2].to_vec()
     );
     assert_eq!(
-        store.events_after(seq[0], 100, true).await.expect("read"),
+        store.events_after(west(), seq[0], 100, true).await.expect("read"),
         all[1..2].to_vec()
     );
-    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[1]);
+    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[1]);
     // Sent or not, `sent_only = false` returns everything after the cursor.
-    assert_eq!(store.events_after(0, 100, false).await.expect("read"), all);
+    assert_eq!(store.events_after(west(), 0, 100, false).await.expect("read"), all);
 
     // Marked out of order, `sent_only` skips the unsent event rather than stopping at it.
     store.mark_events_sent(&[seq[3]]).await.expect("mark");
     assert_eq!(
-        store.events_after(0, 100, true).await.expect("read"),
+        store.events_after(west(), 0, 100, true).await.expect("read"),
         vec![all[0].clone(), all[1].clone(), all[3].clone()]
     );
     assert_eq!(
-        store.events_after(0, 2, true).await.expect("read"),
+        store.events_after(west(), 0, 2, true).await.expect("read"),
         all[..2].to_vec()
     );
-    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[3]);
+    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[3]);
     store.mark_events_sent(&seq).await.expect("mark all");
-    assert_eq!(store.last_sent_sequence().await.expect("last"), seq[4]);
-    assert_eq!(store.events_after(0, 100, true).await.expect("read"), all);
+    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[4]);
+    assert_eq!(store.events_after(west(), 0, 100, true).await.expect("read"), all);
 }
 
-/// Followers that poll `events_after(cursor)` while 100 writers commit events concurrently
-/// see every event exactly once, in sequence order: nothing commits behind a cursor. (On
-/// PostgreSQL this is the outbox lock's doing; without it this fails.)
+/// Followers that poll `events_after(shard, cursor)` while 100 writers commit events of two
+/// regions in different shards concurrently see every event of their shard exactly once, in
+/// sequence order: nothing commits behind a cursor. (On PostgreSQL this is the shard's outbox
+/// lock's doing; without it this fails.)
 pub async fn events_after_cursor_misses_nothing_under_concurrent_writers(store: Store) {
     const WRITERS: usize = 100;
     const EVENTS: usize = 2 * WRITERS;
+    // Two regions of different shards: their writers do not wait for each other.
+    let regions = ["west", "east"];
+    let shards = regions.map(dispatch_store::outbox_shard);
+    assert_ne!(shards[0], shards[1]);
     let w = world(&store, WRITERS as u128, WRITERS as u128).await;
-    let followers: Vec<_> = (0..3)
-        .map(|_| {
+    let followers: Vec<_> = shards
+        .iter()
+        .flat_map(|&shard| std::iter::repeat_n(shard, 2))
+        .map(|shard| {
             let store = store.clone();
             tokio::spawn(async move {
-                let (mut cursor, mut seen) = (0, Vec::with_capacity(EVENTS));
-                while seen.len() < EVENTS {
-                    for e in store.events_after(cursor, 1000, false).await.expect("poll") {
+                let (mut cursor, mut seen) = (0, Vec::with_capacity(EVENTS / 2));
+                while seen.len() < EVENTS / 2 {
+                    for e in store
+                        .events_after(shard, cursor, 1000, false)
+                        .await
+                        .expect("poll")
+                    {
                         assert!(e.sequence > cursor, "{} after {cursor}", e.sequence);
+                        assert_eq!(e.shard, shard);
                         cursor = e.sequence;
                         seen.push(e.sequence);
                     }
                 }
-                seen
+                (shard, seen)
             })
         })
         .collect();
@@ -1618,7 +1638,8 @@ pub async fn events_after_cursor_misses_nothing_under_concurrent_writers(store: 
                 at(16, 0),
                 at(17, 0),
             );
-            let events = [job_assigned(&a, "west"), job_assigned(&a, "west")];
+            let region = regions[i % 2];
+            let events = [job_assigned(&a, region), job_assigned(&a, region)];
             let store = store.clone();
             tokio::spawn(async move { store.create_assignment(&a, &decision(&a), &events).await })
         })
@@ -1626,41 +1647,51 @@ pub async fn events_after_cursor_misses_nothing_under_concurrent_writers(store: 
     for t in writers {
         t.await.expect("task").expect("assign");
     }
-    let all: Vec<i64> = store
-        .events_after(0, 1000, false)
-        .await
-        .expect("read")
-        .iter()
-        .map(|e| e.sequence)
-        .collect();
-    assert_eq!(all.len(), EVENTS);
+    let mut all = std::collections::BTreeMap::new();
+    for shard in shards {
+        let sequences: Vec<i64> = store
+            .events_after(shard, 0, 1000, false)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.sequence)
+            .collect();
+        assert_eq!(sequences.len(), EVENTS / 2, "shard {shard}");
+        all.insert(shard, sequences);
+    }
     for follower in followers {
         // A follower that skipped an event would wait forever for its last one.
-        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), follower)
+        let (shard, seen) = tokio::time::timeout(std::time::Duration::from_secs(10), follower)
             .await
             .expect("a follower missed an event")
             .expect("follower");
-        assert_eq!(seen, all);
+        assert_eq!(seen, all[&shard]);
     }
 }
 
-/// A relay lease is granted on an uncontended store, stays held, and can be taken again after
-/// it is released.
+/// A node's relay lease on an uncontended store: every shard can be taken, given up and taken
+/// again; the survey counts this node and shows what it holds.
 pub async fn relay_lease_is_granted_and_held(store: Store) {
-    let mut lease = store
-        .try_relay_lease()
-        .await
-        .expect("try")
-        .expect("nobody else holds it");
+    let mut lease = store.relay_lease().await.expect("open");
+    assert!(lease.held().is_empty());
+    let survey = lease.survey().await.expect("survey");
+    assert_eq!(survey.nodes, 1);
+    assert!(survey.taken.is_empty());
+    for shard in 0..dispatch_store::OUTBOX_SHARDS {
+        assert!(lease.try_take(shard).await.expect("take"), "shard {shard}");
+    }
+    assert!(lease.try_take(3).await.expect("take again"), "held already");
+    let every: std::collections::BTreeSet<u16> = (0..dispatch_store::OUTBOX_SHARDS).collect();
+    assert_eq!(*lease.held(), every);
+    assert_eq!(lease.survey().await.expect("survey").taken, every);
     assert!(lease.still_held().await);
-    assert!(lease.still_held().await);
+    lease.give_up(3).await.expect("give up");
+    assert!(!lease.held().contains(&3));
+    assert!(!lease.survey().await.expect("survey").taken.contains(&3));
+    assert!(lease.try_take(3).await.expect("take back"));
     lease.release().await;
-    let mut again = store
-        .try_relay_lease()
-        .await
-        .expect("try")
-        .expect("free after release");
-    assert!(again.still_held().await);
+    let mut again = store.relay_lease().await.expect("open again");
+    assert!(again.try_take(0).await.expect("free after release"));
     // Closing the pools leaves the lease alone: it is not a pooled connection.
     store.close().await;
     assert!(again.still_held().await);
@@ -1689,21 +1720,21 @@ pub async fn pruning_keeps_unsent_events_and_the_newest_sent_one(store: Store) {
         .create_assignment(&a, &decision(&a), &events)
         .await
         .expect("assign");
-    let all = store.events_after(0, 10, false).await.expect("read");
+    let all = store.events_after(west(), 0, 10, false).await.expect("read");
     let sequences: Vec<i64> = all.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences.len(), 4);
     // Nothing is sent yet: nothing may go.
     let future = chrono::Utc::now() + chrono::Duration::hours(1);
-    assert_eq!(store.prune_sent_events(future).await.expect("prune"), 0);
+    assert_eq!(store.prune_sent_events(west(), future).await.expect("prune"), 0);
 
     store.mark_events_sent(&sequences[..3]).await.expect("mark");
     // Marked just now: older than an hour ago is nothing.
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    assert_eq!(store.prune_sent_events(past).await.expect("prune"), 0);
+    assert_eq!(store.prune_sent_events(west(), past).await.expect("prune"), 0);
     // Everything sent is old enough, but the newest sent event and the unsent one stay.
-    assert_eq!(store.prune_sent_events(future).await.expect("prune"), 2);
+    assert_eq!(store.prune_sent_events(west(), future).await.expect("prune"), 2);
     let left: Vec<i64> = store
-        .events_after(0, 10, false)
+        .events_after(west(), 0, 10, false)
         .await
         .expect("read")
         .iter()
@@ -1711,7 +1742,7 @@ pub async fn pruning_keeps_unsent_events_and_the_newest_sent_one(store: Store) {
         .collect();
     assert_eq!(left, sequences[2..].to_vec());
     assert_eq!(
-        store.last_sent_sequence().await.expect("last"),
+        store.last_sent_sequence(west()).await.expect("last"),
         sequences[2]
     );
     assert_eq!(store.pending_events(10).await.expect("pending").len(), 1);
@@ -2052,7 +2083,7 @@ pub async fn moving_a_booking_is_all_or_nothing(store: Store) {
     );
     let job = store.job(w.jobs[0].id).await.expect("read").expect("job");
     assert_eq!(job.status, JobStatus::Assigned);
-    let events = store.events_after(0, 10, false).await.expect("events");
+    let events = store.events_after(west(), 0, 10, false).await.expect("events");
     assert_eq!(events.len(), 1);
 
     // Moving the old booking again: it is gone.
