@@ -460,7 +460,11 @@ async fn cross_node(
     b.settle("B", 4).await;
     a.settle("A", 4).await;
     let west = dispatch_store::outbox_shard("west");
-    let relays_west = if a.state.outbox.shards().contains(&west) { "A" } else { "B" };
+    let relays_west = if a.state.outbox.shards().contains(&west) {
+        "A"
+    } else {
+        "B"
+    };
     println!("  {kind}: west is in shard {west}, relayed by {relays_west}");
     let at = base();
     let pairs = seed_region(

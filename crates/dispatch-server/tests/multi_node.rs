@@ -3,9 +3,9 @@
 //!
 //! Every test creates a PostgreSQL database of its own (dropped at the end, even by a panic)
 //! and runs each node as the real binary (`DISPATCH_DATABASE_URL`, a shared
-//! `DISPATCH_JWT_SECRET`, `DISPATCH_BACKPLANE_URL`, `DISPATCH_RELAY_START_DELAY_MS=0`,
-//! `RUST_LOG=info`), killed when the test ends. Node A is started first and relays the outbox;
-//! B stands by. When a test fails, each node's log is printed.
+//! `DISPATCH_JWT_SECRET`, `DISPATCH_BACKPLANE_URL`, `RUST_LOG=info`), killed when the test
+//! ends. Node A is started first and takes every outbox shard; when B starts they share them
+//! out, four each (`/readyz` `relayShards`). When a test fails, each node's log is printed.
 //!
 //! * `an_event_raised_on_one_node_reaches_subscribers_of_the_other::{over_redis,
 //!   over_postgres_notify}` — a `JobAssigned` committed through A reaches a dispatcher
@@ -19,9 +19,13 @@
 //!   through both nodes meanwhile succeed, `/readyz` says `degraded` with the backplane down;
 //!   once restored, every `JobAssigned` reaches subscribers on both nodes once, in commit order,
 //!   and `/readyz` is `ready` again.
-//! * `a_node_killed_right_after_a_commit_loses_no_event` — A holds the relay lease but sends
-//!   nothing (`DISPATCH_HOLD_EVENTS=true`); an assignment committed through A, then A killed with
-//!   SIGKILL: B takes the lease and its subscribers hear the event.
+//! * `a_node_killed_right_after_a_commit_loses_no_event` — A holds its share of the outbox
+//!   shards but sends nothing (`DISPATCH_HOLD_EVENTS=true`); an assignment committed through A
+//!   in a region of one of A's shards, then A killed with SIGKILL: B takes A's shards and its
+//!   subscribers hear the event.
+//! * `a_killed_shard_holder_s_channels_hear_events_within_a_second` — A and B share the shards;
+//!   A is killed with SIGKILL and an assignment committed through B at once, in a region of one
+//!   of A's shards: B's subscriber hears it within 1 s of the kill (issue 16).
 //! * `a_connection_token_from_one_node_is_accepted_by_the_other` — negotiate on A, open the
 //!   WebSocket on B with that connection token: no sticky sessions needed.
 //!
@@ -59,7 +63,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::Request;
 use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
-use cluster::{Node, NodeConfig};
+use cluster::{Node, NodeConfig, shards_of};
 use common::*;
 use http_body_util::{BodyExt as _, Full};
 use hyper_util::client::legacy::Client;
@@ -89,8 +93,8 @@ fn base() -> DateTime<Utc> {
         .expect("whole hour")
 }
 
-/// Starts A (which takes the relay lease: `leader`) and then B (`standby`) on one database and
-/// backplane, and waits until both see the backplane up.
+/// Starts A (which takes every outbox shard: `leader`) and then B, waits until they share the
+/// shards out (four each, both `leader`) and both see the backplane up.
 async fn pair(database_url: &str, backplane_url: &str, kind: &str) -> (Node, Node) {
     let config = NodeConfig {
         database_url: database_url.to_owned(),
@@ -99,12 +103,35 @@ async fn pair(database_url: &str, backplane_url: &str, kind: &str) -> (Node, Nod
     };
     let a = Node::start("A", &config).await;
     a.wait_relay("leader", SETTLE).await;
+    a.wait_shards(8, SETTLE).await;
     let b = Node::start("B", &config).await;
-    b.wait_relay("standby", SETTLE).await;
+    balanced(&a, &b, "leader", "leader").await;
     for node in [&a, &b] {
         backplane_up(node, kind).await;
     }
     (a, b)
+}
+
+/// Waits until A and B hold four shards each, with the relay roles `a_role` and `b_role`, and
+/// no shard twice; returns A's shards.
+async fn balanced(a: &Node, b: &Node, a_role: &str, b_role: &str) -> Vec<u16> {
+    let a_shards = a.wait_shards(4, SETTLE).await;
+    let b_shards = b.wait_shards(4, SETTLE).await;
+    a.wait_relay(a_role, SETTLE).await;
+    b.wait_relay(b_role, SETTLE).await;
+    assert!(
+        a_shards.iter().all(|s| !b_shards.contains(s)),
+        "A {a_shards:?} and B {b_shards:?} share no shard"
+    );
+    a_shards
+}
+
+/// The first region name `r0`, `r1`, … whose events fall in one of `shards`.
+fn region_in(shards: &[u16]) -> String {
+    (0..)
+        .map(|i| format!("r{i}"))
+        .find(|name| shards.contains(&dispatch_store::outbox_shard(name)))
+        .expect("some region is in any shard")
 }
 
 /// Waits until `node` says `ready`, on PostgreSQL, with a backplane of `kind` that is up.
@@ -123,6 +150,46 @@ async fn region(api: &Api) {
     api.region(REGION, "America/Los_Angeles").await;
 }
 
+/// A contractor of [`contractor_body`], around the clock, in `region`; returns its id.
+async fn contractor_in(api: &Api, region: &str, name: &str) -> String {
+    let mut body = contractor_body(name);
+    body["region"] = json!(region);
+    create(api, "/api/v1/contractors", &body).await
+}
+
+/// An open job in `region` whose window is `at` + 4 h; returns its id.
+async fn job_in(api: &Api, region: &str, at: DateTime<Utc>) -> String {
+    let body = job_body(region, 37.77, -122.42, at, at + Span::hours(4));
+    create(api, "/api/v1/jobs", &body).await
+}
+
+/// Assigns through `api` as `region`'s dispatcher; expects 201 and returns the assignment.
+async fn assign_in(
+    api: &Api,
+    region: &str,
+    job: &str,
+    contractor: &str,
+    start: DateTime<Utc>,
+) -> Value {
+    let answer = api
+        .call(
+            "POST",
+            "/api/v1/assignments",
+            Some(&api.dispatcher(region)),
+            Some(&assignment(job, contractor, start)),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "assignment: {answer:?}");
+    answer.body
+}
+
+/// A dispatcher of `region` connected to `node`'s hub and subscribed to its channel.
+async fn dispatcher_of(node: &Node, region: &str) -> HubClient {
+    let mut client = node.hub(&node.dispatcher(region)).await;
+    client.subscribe(&format!("/dispatch/{region}")).await;
+    client
+}
+
 /// `POST`s `body` to `path` as admin, expects 201, returns the new id.
 async fn create(api: &Api, path: &str, body: &Value) -> String {
     let answer = api.call("POST", path, Some(&api.admin()), Some(body)).await;
@@ -137,8 +204,7 @@ async fn contractor(api: &Api, name: &str) -> String {
 
 /// An open job in `west` whose window is `at` + 4 h; returns its id.
 async fn job(api: &Api, at: DateTime<Utc>) -> String {
-    let body = job_body(REGION, 37.77, -122.42, at, at + Span::hours(4));
-    create(api, "/api/v1/jobs", &body).await
+    job_in(api, REGION, at).await
 }
 
 /// The body of a one-hour manual assignment starting at `start`.
@@ -153,23 +219,12 @@ fn assignment(job: &str, contractor: &str, start: DateTime<Utc>) -> Value {
 
 /// Assigns through `api` as the region's dispatcher; expects 201 and returns the assignment.
 async fn assign(api: &Api, job: &str, contractor: &str, start: DateTime<Utc>) -> Value {
-    let answer = api
-        .call(
-            "POST",
-            "/api/v1/assignments",
-            Some(&api.dispatcher(REGION)),
-            Some(&assignment(job, contractor, start)),
-        )
-        .await;
-    assert_eq!(answer.status, 201, "assignment: {answer:?}");
-    answer.body
+    assign_in(api, REGION, job, contractor, start).await
 }
 
 /// A dispatcher of `west` connected to `node`'s hub and subscribed to `/dispatch/west`.
 async fn dispatcher_on(node: &Node) -> HubClient {
-    let mut client = node.hub(&node.dispatcher(REGION)).await;
-    client.subscribe(&format!("/dispatch/{REGION}")).await;
-    client
+    dispatcher_of(node, REGION).await
 }
 
 /// The payloads of the `target` events `client` hears: until `count` arrived (or `wait` ran
@@ -585,38 +640,110 @@ async fn a_node_killed_right_after_a_commit_loses_no_event() {
     };
     let mut a = Node::start("A", &holding).await;
     a.wait_relay("holding", SETTLE).await;
+    a.wait_shards(8, SETTLE).await;
     let normal = NodeConfig {
         hold_events: false,
         ..holding
     };
     let b = Node::start("B", &normal).await;
-    b.wait_relay("standby", SETTLE).await;
+    let held_by_a = balanced(&a, &b, "holding", "leader").await;
     backplane_up(&b, "redis").await;
 
-    region(&b).await;
-    let ana = contractor(&b, "Ana").await;
+    // A region whose shard A holds (and sends nothing of).
+    let region = region_in(&held_by_a);
+    b.region(&region, "America/Los_Angeles").await;
+    let ana = contractor_in(&b, &region, "Ana").await;
     let base = base();
-    let the_job = job(&b, base).await;
-    let mut on_b = dispatcher_on(&b).await;
+    let the_job = job_in(&b, &region, base).await;
+    let mut on_b = dispatcher_of(&b, &region).await;
     let mut ana_on_b = b.hub(&b.contractor(&ana)).await;
     ana_on_b.subscribe(&format!("/contractor/{ana}")).await;
 
     // 201: committed, with its event in the outbox; A dies before anything is sent.
-    let made = assign(&a, &the_job, &ana, base).await;
+    let made = assign_in(&a, &region, &the_job, &ana, base).await;
     a.kill();
 
     let to_dispatcher = heard(&mut on_b, "JobAssigned", 1, WAIT).await;
     assert_eq!(
         assignment_ids(&to_dispatcher),
         [made["id"].as_str().expect("id")],
-        "the event of A's last commit, once on B's /dispatch/{REGION}"
+        "the event of A's last commit, once on B's /dispatch/{region}"
     );
     let to_ana = heard(&mut ana_on_b, "JobAssigned", 1, WAIT).await;
     assert_eq!(
         to_ana, to_dispatcher,
         "and once on the contractor's channel"
     );
-    b.wait_relay("leader", SETTLE).await;
+    b.wait_shards(8, SETTLE).await;
+}
+
+/// Issue 16: a node holding shards is killed (SIGKILL); an event committed right after, on a
+/// channel of one of its shards, reaches a subscriber of the surviving node in under a second
+/// — the survivor learns of the freed shards at its next look (100 ms) and sends at once.
+/// Events of the survivor's own shards never stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_shard_holder_s_channels_hear_events_within_a_second() {
+    const TAKEOVER: Duration = Duration::from_secs(1);
+    let Some(redis) = cluster::redis().await else {
+        return;
+    };
+    let Some(db) = cluster::database().await else {
+        return;
+    };
+    let (mut a, b) = pair(db.url(), &redis.url, "redis").await;
+    let held_by_a = shards_of(&a.readyz().await.1);
+    let region = region_in(&held_by_a);
+    let shard = dispatch_store::outbox_shard(&region);
+    b.region(&region, "America/Los_Angeles").await;
+    let ana = contractor_in(&b, &region, "Ana").await;
+    let base = base();
+    let (before, after) = (
+        job_in(&b, &region, base).await,
+        job_in(&b, &region, base + Span::hours(2)).await,
+    );
+    let mut on_b = dispatcher_of(&b, &region).await;
+    // While A lives, it relays the region's shard to B's subscriber.
+    let first = assign_in(&b, &region, &before, &ana, base).await;
+    assert_eq!(
+        assignment_ids(&heard(&mut on_b, "JobAssigned", 1, WAIT).await),
+        [first["id"].as_str().expect("id")]
+    );
+
+    a.kill();
+    let killed = Instant::now();
+    let made = assign_in(&b, &region, &after, &ana, base + Span::hours(2)).await;
+    let committed = killed.elapsed();
+    // The next JobAssigned (pings and other records skipped), waiting until 1 s after the kill
+    // at most — a bound, not a pause: it returns as soon as the event arrives.
+    let event = loop {
+        let left = TAKEOVER.saturating_sub(killed.elapsed());
+        match on_b.next(left).await {
+            Some(record) if record["type"] == 1 && record["target"] == "JobAssigned" => {
+                break Some(record);
+            }
+            Some(_) if !left.is_zero() => {}
+            _ => break None,
+        }
+    };
+    let arrived = killed.elapsed();
+    let event = event.unwrap_or_else(|| {
+        panic!(
+            "no JobAssigned on B within {TAKEOVER:?} of A's SIGKILL (committed after \
+             {committed:?}; shard {shard} of region {region})\n{}",
+            b.log_text()
+        )
+    });
+    assert_eq!(event["target"], "JobAssigned", "{event}");
+    assert_eq!(
+        event["arguments"][0]["assignmentId"], made["id"],
+        "the event committed after the kill"
+    );
+    println!(
+        "shard {shard}: committed {committed:?} after the SIGKILL, heard on B after {arrived:?}"
+    );
+    assert!(arrived < TAKEOVER, "{arrived:?}");
+    let shards = b.wait_shards(8, SETTLE).await;
+    assert_eq!(shards, (0..8).collect::<Vec<u16>>());
 }
 
 // ----------------------------------------------------------------------------------------------

@@ -842,7 +842,10 @@ async fn relay_leases_are_exclusive_across_nodes() {
     assert!(survey.taken.is_empty());
     for shard in 0..4 {
         assert!(one.try_take(shard).await.expect("take"));
-        assert!(!two.try_take(shard).await.expect("try"), "shard {shard} is one's");
+        assert!(
+            !two.try_take(shard).await.expect("try"),
+            "shard {shard} is one's"
+        );
     }
     for shard in 4..8 {
         assert!(two.try_take(shard).await.expect("take"));

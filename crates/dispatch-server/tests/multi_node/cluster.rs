@@ -104,7 +104,6 @@ impl Node {
                 std::str::from_utf8(SECRET).expect("utf-8"),
             )
             .env("DISPATCH_HOLD_EVENTS", config.hold_events.to_string())
-            .env("DISPATCH_RELAY_START_DELAY_MS", "0")
             .env("RUST_LOG", "info,sqlx=warn")
             // Each cluster on its own channel: the default, from the database's deployment id.
             .env_remove("DISPATCH_BACKPLANE_CHANNEL")
@@ -182,6 +181,17 @@ impl Node {
             .await
     }
 
+    /// Polls `/readyz` until the node relays exactly `count` outbox shards (`relayShards`);
+    /// returns them.
+    pub async fn wait_shards(&self, count: usize, wait: Duration) -> Vec<u16> {
+        let body = self
+            .wait_readyz(&format!("{count} relay shards"), wait, |body| {
+                body["relayShards"].as_array().map(Vec::len) == Some(count)
+            })
+            .await;
+        shards_of(&body)
+    }
+
     /// Kills the process at once (SIGKILL): no shutdown, no flush, nothing more is sent.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
@@ -219,6 +229,19 @@ impl Node {
             let _ = child.wait();
         }
     }
+}
+
+/// The `relayShards` of a `/readyz` body.
+pub fn shards_of(body: &Value) -> Vec<u16> {
+    body["relayShards"]
+        .as_array()
+        .map(|shards| {
+            shards
+                .iter()
+                .filter_map(|s| s.as_u64().and_then(|s| u16::try_from(s).ok()))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// A free local port (bound, then released for the node to take).

@@ -1486,11 +1486,17 @@ pub async fn bulk_creates_are_all_or_nothing(store: Store) {
 /// `events_after` and `last_sent_sequence`: ascending, bounded, `sent_only` filters.
 pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
     assert_eq!(
-        store.events_after(west(), 0, 100, false).await.expect("read"),
+        store
+            .events_after(west(), 0, 100, false)
+            .await
+            .expect("read"),
         vec![]
     );
     assert_eq!(
-        store.events_after(west(), 0, 100, true).await.expect("read"),
+        store
+            .events_after(west(), 0, 100, true)
+            .await
+            .expect("read"),
         vec![]
     );
     assert_eq!(store.last_sent_sequence(west()).await.expect("last"), 0);
@@ -1532,7 +1538,10 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
         .await
         .expect("assign b");
 
-    let all = store.events_after(west(), 0, 100, false).await.expect("read");
+    let all = store
+        .events_after(west(), 0, 100, false)
+        .await
+        .expect("read");
     assert_eq!(all, store.pending_events(100).await.expect("pending"));
     assert_eq!(
         all.iter()
@@ -1543,19 +1552,37 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
     );
     let seq: Vec<i64> = all.iter().map(|e| e.sequence).collect();
     assert!(seq.windows(2).all(|p| p[0] < p[1]), "{seq:?}");
-    assert_eq!(store.events_after(west(), -1, 100, false).await.expect("read"), all);
     assert_eq!(
-        store.events_after(west(), seq[1], 2, false).await.expect("read"),
+        store
+            .events_after(west(), -1, 100, false)
+            .await
+            .expect("read"),
+        all
+    );
+    assert_eq!(
+        store
+            .events_after(west(), seq[1], 2, false)
+            .await
+            .expect("read"),
         all[2..4].to_vec(),
         "strictly after, at most `limit`"
     );
     assert_eq!(
-        store.events_after(west(), seq[4], 100, false).await.expect("read"),
+        store
+            .events_after(west(), seq[4], 100, false)
+            .await
+            .expect("read"),
         vec![]
     );
-    assert_eq!(store.events_after(west(), 0, 0, false).await.expect("read"), vec![]);
     assert_eq!(
-        store.events_after(west(), 0, 100, true).await.expect("read"),
+        store.events_after(west(), 0, 0, false).await.expect("read"),
+        vec![]
+    );
+    assert_eq!(
+        store
+            .events_after(west(), 0, 100, true)
+            .await
+            .expect("read"),
         vec![]
     );
     assert_eq!(store.last_sent_sequence(west()).await.expect("last"), 0);
@@ -1566,31 +1593,61 @@ pub async fn events_after_reads_the_outbox_by_sequence(store: Store) {
         .await
         .expect("mark");
     assert_eq!(
-        store.events_after(west(), 0, 100, true).await.expect("read"),
+        store
+            .events_after(west(), 0, 100, true)
+            .await
+            .expect("read"),
         all[..2].to_vec()
     );
     assert_eq!(
-        store.events_after(west(), seq[0], 100, true).await.expect("read"),
+        store
+            .events_after(west(), seq[0], 100, true)
+            .await
+            .expect("read"),
         all[1..2].to_vec()
     );
-    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[1]);
+    assert_eq!(
+        store.last_sent_sequence(west()).await.expect("last"),
+        seq[1]
+    );
     // Sent or not, `sent_only = false` returns everything after the cursor.
-    assert_eq!(store.events_after(west(), 0, 100, false).await.expect("read"), all);
+    assert_eq!(
+        store
+            .events_after(west(), 0, 100, false)
+            .await
+            .expect("read"),
+        all
+    );
 
     // Marked out of order, `sent_only` skips the unsent event rather than stopping at it.
     store.mark_events_sent(&[seq[3]]).await.expect("mark");
     assert_eq!(
-        store.events_after(west(), 0, 100, true).await.expect("read"),
+        store
+            .events_after(west(), 0, 100, true)
+            .await
+            .expect("read"),
         vec![all[0].clone(), all[1].clone(), all[3].clone()]
     );
     assert_eq!(
         store.events_after(west(), 0, 2, true).await.expect("read"),
         all[..2].to_vec()
     );
-    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[3]);
+    assert_eq!(
+        store.last_sent_sequence(west()).await.expect("last"),
+        seq[3]
+    );
     store.mark_events_sent(&seq).await.expect("mark all");
-    assert_eq!(store.last_sent_sequence(west()).await.expect("last"), seq[4]);
-    assert_eq!(store.events_after(west(), 0, 100, true).await.expect("read"), all);
+    assert_eq!(
+        store.last_sent_sequence(west()).await.expect("last"),
+        seq[4]
+    );
+    assert_eq!(
+        store
+            .events_after(west(), 0, 100, true)
+            .await
+            .expect("read"),
+        all
+    );
 }
 
 /// Followers that poll `events_after(shard, cursor)` while 100 writers commit events of two
@@ -1720,19 +1777,37 @@ pub async fn pruning_keeps_unsent_events_and_the_newest_sent_one(store: Store) {
         .create_assignment(&a, &decision(&a), &events)
         .await
         .expect("assign");
-    let all = store.events_after(west(), 0, 10, false).await.expect("read");
+    let all = store
+        .events_after(west(), 0, 10, false)
+        .await
+        .expect("read");
     let sequences: Vec<i64> = all.iter().map(|e| e.sequence).collect();
     assert_eq!(sequences.len(), 4);
     // Nothing is sent yet: nothing may go.
     let future = chrono::Utc::now() + chrono::Duration::hours(1);
-    assert_eq!(store.prune_sent_events(west(), future).await.expect("prune"), 0);
+    assert_eq!(
+        store
+            .prune_sent_events(west(), future)
+            .await
+            .expect("prune"),
+        0
+    );
 
     store.mark_events_sent(&sequences[..3]).await.expect("mark");
     // Marked just now: older than an hour ago is nothing.
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
-    assert_eq!(store.prune_sent_events(west(), past).await.expect("prune"), 0);
+    assert_eq!(
+        store.prune_sent_events(west(), past).await.expect("prune"),
+        0
+    );
     // Everything sent is old enough, but the newest sent event and the unsent one stay.
-    assert_eq!(store.prune_sent_events(west(), future).await.expect("prune"), 2);
+    assert_eq!(
+        store
+            .prune_sent_events(west(), future)
+            .await
+            .expect("prune"),
+        2
+    );
     let left: Vec<i64> = store
         .events_after(west(), 0, 10, false)
         .await
@@ -2083,7 +2158,10 @@ pub async fn moving_a_booking_is_all_or_nothing(store: Store) {
     );
     let job = store.job(w.jobs[0].id).await.expect("read").expect("job");
     assert_eq!(job.status, JobStatus::Assigned);
-    let events = store.events_after(west(), 0, 10, false).await.expect("events");
+    let events = store
+        .events_after(west(), 0, 10, false)
+        .await
+        .expect("events");
     assert_eq!(events.len(), 1);
 
     // Moving the old booking again: it is gone.
