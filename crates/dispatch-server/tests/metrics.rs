@@ -251,6 +251,11 @@ async fn latencies_are_histograms_and_the_listed_counters_move() {
     );
     // Two events: committed, sent by the relay, delivered here over the backplane.
     assert_eq!(scrape.sum("dispatch_events_sent_total", &[]), 2.0);
+    // One node (SQLite) relays every outbox shard, and says so in /readyz too.
+    assert_eq!(scrape.sum("dispatch_relay_shards_held", &[]), 8.0);
+    let ready = server.call("GET", "/readyz", None, None).await;
+    assert_eq!(ready.body["relay"], "leader", "{:?}", ready.body);
+    assert_eq!(ready.body["relayShards"], json!([0, 1, 2, 3, 4, 5, 6, 7]));
     assert_eq!(
         scrape.sum("dispatch_event_sent_lag_seconds_count", &[]),
         2.0
