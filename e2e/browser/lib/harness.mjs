@@ -59,8 +59,7 @@ export async function startServer(database, secret, { port: fixed, extra = [] } 
   const port = fixed ?? (await freePort());
   const base = `http://127.0.0.1:${port}`;
   const child = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${port}`, ...extra], {
-    // Events from the first moment: these servers start on a database nobody else relays.
-    env: { DISPATCH_RELAY_START_DELAY_MS: "0", ...serverEnv(database, secret) },
+    env: serverEnv(database, secret),
     stdio: process.env.DISPATCH_SERVER_LOG ? "inherit" : "ignore",
   });
   const deadline = Date.now() + WAIT;

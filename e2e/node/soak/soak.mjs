@@ -4,7 +4,8 @@
 // Long Polling, a steady seeded load of recommendations, auto-assignments, racing manual
 // assignments, unassignments and time off through every node — and, overlapping it, faults drawn
 // from the seed: SIGKILL and restart, SIGSTOP for seconds, Redis cut or restarted, the nodes'
-// PostgreSQL sessions terminated, the relay killed right after a burst of commits.
+// PostgreSQL sessions terminated, the relay of the soak's events (the holder of their outbox
+// shard) killed right after a burst of commits.
 //
 // At the end, from the database and from what every client recorded (Jepsen's way), it checks:
 //   * no contractor booked twice at overlapping times, no job with two live assignments;
@@ -242,14 +243,24 @@ class DispatchNode {
     child.kill("SIGKILL");
     await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once("exit", r)));
   }
-  async relayRole() {
+  /** `/readyz`'s relay facts: `{relay, relayShards}` (role and the outbox shards it relays). */
+  async readiness() {
     try {
-      const ready = await (await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(2000) })).json();
-      return ready.relay ?? null;
+      return await (await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(2000) })).json();
     } catch {
-      return null;
+      return {};
     }
   }
+  async relayRole() {
+    return (await this.readiness()).relay ?? null;
+  }
+}
+
+/** The outbox shard of a region's events: 32-bit FNV-1a of its id modulo 8 (`outbox_shard`). */
+function outboxShard(region) {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(region, "utf8")) hash = Math.imul(hash ^ byte, 0x01000193) >>> 0;
+  return hash % 8;
 }
 
 // ----- HTTP with outcomes -----
@@ -586,8 +597,10 @@ async function main() {
         return true;
       },
       async "relay-kill"() {
+        // The node relaying the outbox shard of a soak region (not the witness).
+        const shards = new Set(regions.map(outboxShard));
         let relay = null;
-        for (const n of victims()) if ((await n.relayRole()) === "leader") relay = n;
+        for (const n of victims()) if (((await n.readiness()).relayShards ?? []).some((x) => shards.has(x))) relay = n;
         if (!relay) return false;
         // A burst of commits, then the kill while the relay is sending them.
         const worker = workers[0];
