@@ -89,6 +89,10 @@ export function showBoard(session: Session, regionId: string): () => void {
   let disposed = false;
   let dragged: Dragged | null = null;
   let renderAfterDrag = false;
+  /** A pointer button is down on the board: a drag may be about to start. */
+  let pointerHeld = false;
+  /** Rows are not redrawn now: a drag is under way or may be starting. */
+  const gesture = () => dragged !== null || pointerHeld;
   let pinned: string | null = null;
 
   // ----- layout -----
@@ -246,7 +250,7 @@ export function showBoard(session: Session, regionId: string): () => void {
     rows = next.contractors;
     computeStats();
     // Never re-render under a drag: the element being dragged would vanish mid-gesture.
-    if (dragged) {
+    if (gesture()) {
       renderAfterDrag = true;
       return;
     }
@@ -375,6 +379,11 @@ export function showBoard(session: Session, regionId: string): () => void {
 
   /** Re-renders one contractor's row in place (after a change to its bookings). */
   function rerenderContractor(contractorId: string): void {
+    // Not under a drag (the dragged element would vanish): the whole board is drawn at its end.
+    if (gesture()) {
+      renderAfterDrag = true;
+      return;
+    }
     for (const [key, el] of rendered) {
       if (!key.endsWith(`:${contractorId}`)) continue;
       const index = Number(key.split(":")[0]);
@@ -587,6 +596,7 @@ export function showBoard(session: Session, regionId: string): () => void {
 
   function endDrag(): void {
     dragged = null;
+    pointerHeld = false;
     for (const ghost of canvas.querySelectorAll(".bd-ghost")) ghost.remove();
     if (renderAfterDrag) {
       renderAfterDrag = false;
@@ -986,8 +996,20 @@ export function showBoard(session: Session, regionId: string): () => void {
     if (event.key === "Escape" && pinned) hideTip(true);
   };
   const onResize = () => scheduleRender();
+  const onPointerDown = () => {
+    pointerHeld = true;
+  };
+  // A drag replaces pointerup by dragend (pointercancel): either ends the gesture.
+  const onPointerUp = () => {
+    if (!pointerHeld || dragged) return;
+    pointerHeld = false;
+    if (renderAfterDrag) endDrag();
+  };
   document.addEventListener("keydown", onKey);
   window.addEventListener("resize", onResize);
+  main.addEventListener("pointerdown", onPointerDown);
+  document.addEventListener("pointerup", onPointerUp);
+  document.addEventListener("pointercancel", onPointerUp);
 
   (async () => {
     try {
@@ -1008,6 +1030,8 @@ export function showBoard(session: Session, regionId: string): () => void {
     if (refetchTimer !== undefined) window.clearTimeout(refetchTimer);
     document.removeEventListener("keydown", onKey);
     window.removeEventListener("resize", onResize);
+    document.removeEventListener("pointerup", onPointerUp);
+    document.removeEventListener("pointercancel", onPointerUp);
     void live.stop();
   };
 }
