@@ -7,7 +7,9 @@
 //!
 //! A worker computes the ranking with the engine, stores it
 //! with its audit record and the `RecommendationReady` event in one transaction, rings the
-//! relay, and with `autoAssign` books the best candidate that is still free.
+//! relay, and with `autoAssign` books the best candidate that is still free. The exclusions
+//! (on a large region nearly every contractor) move into the audit record, which the store
+//! writes once, compactly, for the result and the audit record alike.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -199,7 +201,7 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         requested_by: record.requested_by.clone(),
         created_at: now,
         candidates: recommendation.candidates.clone(),
-        excluded: recommendation.excluded.clone(),
+        excluded: recommendation.excluded,
         evaluated: recommendation.considered_count,
         decision: None,
     };
@@ -209,7 +211,8 @@ async fn process(state: &AppState, request_id: RequestId) -> Result<(), Recommen
         generated_at: Some(now),
         audit_id: Some(audit_id),
         candidates: recommendation.candidates,
-        excluded: recommendation.excluded,
+        // Stored once, with the audit record, and read back with the result: no copy here.
+        excluded: Vec::new(),
         ..record
     };
     let event = RecommendationReady::new(

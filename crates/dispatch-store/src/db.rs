@@ -137,6 +137,12 @@ impl From<Option<RequestId>> for Arg<'_> {
     }
 }
 
+impl From<Option<AuditId>> for Arg<'_> {
+    fn from(v: Option<AuditId>) -> Self {
+        Arg::OptId(v.map(|a| a.as_uuid()))
+    }
+}
+
 impl From<DateTime<Utc>> for Arg<'_> {
     fn from(v: DateTime<Utc>) -> Self {
         Arg::Time(v)

@@ -55,6 +55,7 @@ pub mod types;
 
 mod codec;
 mod db;
+mod exclusions;
 mod migrations;
 mod ops;
 #[cfg(feature = "postgres")]

@@ -41,6 +41,7 @@ migrations! {
     3 "0003_plans.sql" "plans",
     4 "0004_region_state.sql" "region_state",
     5 "0005_outbox_shards.sql" "outbox_shards",
+    6 "0006_compact_exclusions.sql" "compact_exclusions",
 }
 
 /// The migrator for SQLite.

@@ -69,6 +69,7 @@ sqlite_suite!(
     pruning_keeps_unsent_events_and_the_newest_sent_one,
     plans_lifecycle,
     moving_a_booking_is_all_or_nothing,
+    exclusions_are_stored_once_for_result_and_audit,
 );
 
 #[tokio::test]

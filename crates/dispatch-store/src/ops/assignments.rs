@@ -383,6 +383,14 @@ fn check_loaded_bookings(bookings: &[(AuditRecord, Assignment)]) -> Result<(), S
                 a.id
             )));
         }
+        // Their audit bodies are stored without exclusions, and the bulk insert has no
+        // column for them (a loaded booking is a decision, no recommendation behind it).
+        if !audit.excluded.is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "booking {}'s audit record lists exclusions; a loaded booking's record is of its decision only",
+                a.id
+            )));
+        }
         if !jobs.insert(a.job_id) {
             return Err(StoreError::Invalid(format!(
                 "job {} is booked twice",

@@ -1,24 +1,122 @@
 //! Recommendation requests and audit records.
+//!
+//! A finished recommendation and its audit record share their exclusions — on a large region
+//! ~10,000 contractors per request — so those are stored once, with the audit record, in the
+//! compact form of [`crate::exclusions`]; both bodies are written with an empty `excluded`,
+//! and reading either (the result joins its audit record) fills it in again. Rows written
+//! before migration 5 keep the exclusions in their bodies and read as they always did.
 
-use dispatch_core::AuditId;
+use chrono::{DateTime, Utc};
+use dispatch_core::{AuditId, Candidate, Exclusion, Job, JobId, PlanId, RegionId};
+use serde::Serialize;
 use serde_json::value::RawValue;
 
 use crate::Store;
-use crate::db::{Arg, Tx, args, doc, write_tx};
+use crate::db::{Arg, Row, Tx, args, doc, write_tx};
 use crate::error::{
     StoreError, audit_insert_error, is_foreign_key_violation, recommendation_insert_error,
 };
+use crate::exclusions;
 use crate::ops::outbox::{encode_events, insert_events};
 use crate::rows;
 use crate::sql::{Sql, sql};
-use crate::types::{AuditRecord, NewOutboxEvent, RecommendationRecord, RequestId};
+use crate::types::{
+    AuditRecord, Decision, NewOutboxEvent, RecommendationRecord, RecommendationStatus, RequestId,
+};
 
 /// Inserts an audit record.
 static INSERT_AUDIT: Sql = Sql::new(
     "INSERT INTO audits \
-     (id, request_id, region_id, job_id, config_version, created_at, body, decision) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+     (id, request_id, region_id, job_id, config_version, created_at, body, decision, exclusions) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
 );
+
+/// No exclusions: what a stored body holds in their place.
+const NO_EXCLUSIONS: &[Exclusion] = &[];
+
+/// An [`AuditRecord`] as its body is stored: every field but the exclusions, which are in the
+/// `exclusions` column. Mirrors the record field for field (a test compares the two), so the
+/// body decodes as an `AuditRecord` with an empty `excluded`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AuditBody<'a> {
+    audit_id: AuditId,
+    request_id: Option<RequestId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan_id: Option<PlanId>,
+    region: &'a RegionId,
+    job: &'a Job,
+    config_version: u32,
+    requested_by: &'a str,
+    created_at: DateTime<Utc>,
+    candidates: &'a [Candidate],
+    excluded: &'a [Exclusion],
+    evaluated: usize,
+    decision: Option<&'a Decision>,
+}
+
+impl<'a> AuditBody<'a> {
+    /// `audit`'s body, its exclusions left out.
+    fn of(audit: &'a AuditRecord) -> Self {
+        Self {
+            audit_id: audit.audit_id,
+            request_id: audit.request_id,
+            plan_id: audit.plan_id,
+            region: &audit.region,
+            job: &audit.job,
+            config_version: audit.config_version,
+            requested_by: &audit.requested_by,
+            created_at: audit.created_at,
+            candidates: &audit.candidates,
+            excluded: NO_EXCLUSIONS,
+            evaluated: audit.evaluated,
+            decision: audit.decision.as_ref(),
+        }
+    }
+}
+
+/// A [`RecommendationRecord`] as its body is stored: every field but the exclusions, which are
+/// its audit record's. Mirrors the record field for field (a test compares the two).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecommendationBody<'a> {
+    request_id: RequestId,
+    job_id: JobId,
+    region: &'a RegionId,
+    status: RecommendationStatus,
+    limit: u32,
+    auto_assign: bool,
+    requested_by: &'a str,
+    requested_at: DateTime<Utc>,
+    config_version: Option<u32>,
+    generated_at: Option<DateTime<Utc>>,
+    audit_id: Option<AuditId>,
+    candidates: &'a [Candidate],
+    excluded: &'a [Exclusion],
+    error: Option<&'a str>,
+}
+
+impl<'a> RecommendationBody<'a> {
+    /// `rec`'s body, its exclusions left out.
+    fn of(rec: &'a RecommendationRecord) -> Self {
+        Self {
+            request_id: rec.request_id,
+            job_id: rec.job_id,
+            region: &rec.region,
+            status: rec.status,
+            limit: rec.limit,
+            auto_assign: rec.auto_assign,
+            requested_by: &rec.requested_by,
+            requested_at: rec.requested_at,
+            config_version: rec.config_version,
+            generated_at: rec.generated_at,
+            audit_id: rec.audit_id,
+            candidates: &rec.candidates,
+            excluded: NO_EXCLUSIONS,
+            error: rec.error.as_deref(),
+        }
+    }
+}
 
 /// An audit record with its documents encoded, so encoding errors surface before the
 /// transaction starts.
@@ -27,26 +125,29 @@ pub(crate) struct AuditArgs<'a> {
     pub(crate) audit: &'a AuditRecord,
     pub(crate) body: Box<RawValue>,
     pub(crate) decision: Option<Box<RawValue>>,
+    /// The exclusions, compact ([`crate::exclusions`]); `body` has none.
+    exclusions: Vec<u8>,
 }
 
 impl<'a> AuditArgs<'a> {
-    /// Encodes `audit`.
+    /// Encodes `audit`: its body without the exclusions, and the exclusions compactly.
     pub(crate) fn encode(audit: &'a AuditRecord) -> Result<Self, StoreError> {
         Ok(Self {
             audit,
-            body: doc(audit, "audit record")?,
+            body: doc(&AuditBody::of(audit), "audit record")?,
             decision: audit
                 .decision
                 .as_ref()
                 .map(|d| doc(d, "decision"))
                 .transpose()?,
+            exclusions: exclusions::encode(&audit.excluded)?,
         })
     }
 }
 
 impl AuditArgs<'_> {
     /// The arguments of [`INSERT_AUDIT`].
-    fn args(&self) -> [Arg<'_>; 8] {
+    fn args(&self) -> [Arg<'_>; 9] {
         let a = self.audit;
         [
             a.audit_id.into(),
@@ -57,6 +158,7 @@ impl AuditArgs<'_> {
             a.created_at.into(),
             (&*self.body).into(),
             self.decision.as_deref().into(),
+            self.exclusions.as_slice().into(),
         ]
     }
 
@@ -79,9 +181,17 @@ pub(crate) async fn insert_audit(tx: &mut Tx, audit: &AuditArgs<'_>) -> Result<(
         .map_err(|e| audit.error(e))
 }
 
+/// The exclusions of a row's `exclusions` column, when it has them (else they are in the
+/// body, as written before migration 5, or there are none).
+fn stored_exclusions(row: &Row, what: &str) -> Result<Option<Vec<Exclusion>>, StoreError> {
+    row.opt_bytes(what)?
+        .map(|bytes| exclusions::decode(&bytes))
+        .transpose()
+}
+
 /// A recommendation's arguments: `request_id, job_id, region_id, status, error,
-/// requested_at, body`.
-fn recommendation_args<'a>(rec: &'a RecommendationRecord, body: &'a RawValue) -> [Arg<'a>; 7] {
+/// requested_at, body, audit_id`.
+fn recommendation_args<'a>(rec: &'a RecommendationRecord, body: &'a RawValue) -> [Arg<'a>; 8] {
     [
         rec.request_id.into(),
         rec.job_id.into(),
@@ -90,6 +200,7 @@ fn recommendation_args<'a>(rec: &'a RecommendationRecord, body: &'a RawValue) ->
         rec.error.as_deref().into(),
         rec.requested_at.into(),
         body.into(),
+        rec.audit_id.into(),
     ]
 }
 
@@ -100,11 +211,12 @@ impl Store {
         &self,
         rec: &RecommendationRecord,
     ) -> Result<(), StoreError> {
-        let body = doc(rec, "recommendation")?;
+        let body = doc(&RecommendationBody::of(rec), "recommendation")?;
         let sql = sql!(
             "INSERT INTO recommendations \
-             (request_id, job_id, region_id, status, error, requested_at, updated_at, body) \
-             VALUES ($1, $2, $3, $4, $5, $6, now(), $7)"
+             (request_id, job_id, region_id, status, error, requested_at, updated_at, body, \
+              audit_id) \
+             VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8)"
         );
         let args = &recommendation_args(rec, &body);
         self.db
@@ -120,9 +232,19 @@ impl Store {
         &self,
         request_id: RequestId,
     ) -> Result<Option<RecommendationRecord>, StoreError> {
-        let sql = sql!("SELECT status, error, body FROM recommendations WHERE request_id = $1");
-        let row = self.db.fetch_optional(sql, args![request_id]).await?;
-        row.as_ref().map(rows::recommendation).transpose()
+        // The exclusions are its audit record's (stored once, with it).
+        let sql = sql!(
+            "SELECT r.status, r.error, r.body, a.exclusions FROM recommendations r \
+             LEFT JOIN audits a ON a.id = r.audit_id WHERE r.request_id = $1"
+        );
+        let Some(row) = self.db.fetch_optional(sql, args![request_id]).await? else {
+            return Ok(None);
+        };
+        let mut rec = rows::recommendation(&row)?;
+        if let Some(excluded) = stored_exclusions(&row, "audits.exclusions")? {
+            rec.excluded = excluded;
+        }
+        Ok(Some(rec))
     }
 
     /// Requests still pending, oldest first: a process that died with work queued leaves them
@@ -144,13 +266,23 @@ impl Store {
     /// was finished already. Two nodes may compute one request (a restarted node resumes every
     /// pending request, some still under way elsewhere): only the first to finish stores its
     /// result and announces it, so a request is announced once.
+    ///
+    /// The result's exclusions are its audit record's: `audit.excluded` is stored once and
+    /// read back with either, and `rec.excluded` is not written (pass it empty rather than a
+    /// copy). `rec.audit_id` must name `audit`.
     pub async fn complete_recommendation(
         &self,
         rec: &RecommendationRecord,
         audit: &AuditRecord,
         events: &[NewOutboxEvent],
     ) -> Result<bool, StoreError> {
-        let body = doc(rec, "recommendation")?;
+        if rec.audit_id != Some(audit.audit_id) {
+            return Err(StoreError::Invalid(format!(
+                "recommendation {} names audit record {:?}, not {}",
+                rec.request_id, rec.audit_id, audit.audit_id
+            )));
+        }
+        let body = doc(&RecommendationBody::of(rec), "recommendation")?;
         let audit = AuditArgs::encode(audit)?;
         let events = encode_events(events)?;
         write_tx!(&self.db, "complete_recommendation", |tx| {
@@ -158,10 +290,12 @@ impl Store {
             // lose the finished result.
             let sql = sql!(
                 "INSERT INTO recommendations \
-                     (request_id, job_id, region_id, status, error, requested_at, updated_at, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, now(), $7) \
+                     (request_id, job_id, region_id, status, error, requested_at, updated_at, body, \
+                      audit_id) \
+                     VALUES ($1, $2, $3, $4, $5, $6, now(), $7, $8) \
                      ON CONFLICT (request_id) DO UPDATE SET status = excluded.status, \
-                     error = excluded.error, updated_at = excluded.updated_at, body = excluded.body \
+                     error = excluded.error, updated_at = excluded.updated_at, body = excluded.body, \
+                     audit_id = excluded.audit_id \
                      WHERE recommendations.status = 'pending'"
             );
             let stored = tx
@@ -219,12 +353,123 @@ impl Store {
 
     /// An audit record by id, with its decision if one was made.
     pub async fn audit(&self, id: AuditId) -> Result<Option<AuditRecord>, StoreError> {
-        let sql = sql!("SELECT body, decision FROM audits WHERE id = $1");
+        let sql = sql!("SELECT body, decision, exclusions FROM audits WHERE id = $1");
         let Some(row) = self.db.fetch_optional(sql, args![id]).await? else {
             return Ok(None);
         };
         let mut audit: AuditRecord = row.doc("audits.body")?;
         audit.decision = row.opt_doc("audits.decision")?;
+        if let Some(excluded) = stored_exclusions(&row, "audits.exclusions")? {
+            audit.excluded = excluded;
+        }
         Ok(Some(audit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use dispatch_core::{
+        Breakdown, ContractorId, ExclusionReason, GeoPoint, Priority, SkillName, Travel,
+        TravelOrigin, TravelSource,
+    };
+
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 16, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn candidate() -> Candidate {
+        Candidate {
+            rank: 1,
+            contractor_id: ContractorId::from_u128(1),
+            score: 80.0,
+            breakdown: Breakdown {
+                travel_time: 1.0,
+                earliest_start: 2.0,
+                skill_fit: 3.0,
+                rating: 4.0,
+                workload: 5.0,
+            },
+            start_utc: at(),
+            end_utc: at(),
+            travel: Travel {
+                distance_km: 1.5,
+                minutes: 3,
+                source: TravelSource::Estimate,
+                from: TravelOrigin::Home,
+            },
+        }
+    }
+
+    fn exclusion() -> Exclusion {
+        Exclusion {
+            contractor_id: ContractorId::from_u128(2),
+            reason: ExclusionReason::MissingSkill {
+                skill: SkillName::new("plumbing"),
+                required_level: 2,
+                actual_level: None,
+            },
+        }
+    }
+
+    /// The JSON of `value` with `excluded` emptied.
+    fn without_exclusions(value: &impl Serialize) -> serde_json::Value {
+        let mut json = serde_json::to_value(value).expect("encode");
+        json["excluded"] = serde_json::json!([]);
+        json
+    }
+
+    #[test]
+    fn stored_bodies_are_the_records_without_their_exclusions() {
+        // A field added to a record but not to its stored body would be lost: compare them.
+        let job: Job = serde_json::from_value(serde_json::json!({
+            "id": "00000000-0000-0000-0000-000000000009", "region": "west", "title": "Leak",
+            "location": GeoPoint::new(37.7, -122.4), "requiredSkills": [],
+            "priority": Priority::High, "windowStartUtc": at(), "windowEndUtc": at(),
+            "durationMinutes": 60, "status": "open"
+        }))
+        .expect("job");
+        let audit = AuditRecord {
+            audit_id: AuditId::from_u128(7),
+            request_id: Some(RequestId::from_u128(8)),
+            plan_id: Some(PlanId::from_u128(9)),
+            region: RegionId::new("west"),
+            job,
+            config_version: 3,
+            requested_by: "dee".into(),
+            created_at: at(),
+            candidates: vec![candidate()],
+            excluded: vec![exclusion()],
+            evaluated: 2,
+            decision: None,
+        };
+        assert_eq!(
+            serde_json::to_value(AuditBody::of(&audit)).expect("encode"),
+            without_exclusions(&audit)
+        );
+        let rec = RecommendationRecord {
+            request_id: RequestId::from_u128(8),
+            job_id: audit.job.id,
+            region: RegionId::new("west"),
+            status: RecommendationStatus::Ready,
+            limit: 5,
+            auto_assign: true,
+            requested_by: "dee".into(),
+            requested_at: at(),
+            config_version: Some(3),
+            generated_at: Some(at()),
+            audit_id: Some(audit.audit_id),
+            candidates: vec![candidate()],
+            excluded: vec![exclusion()],
+            error: Some("why".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(RecommendationBody::of(&rec)).expect("encode"),
+            without_exclusions(&rec)
+        );
     }
 }

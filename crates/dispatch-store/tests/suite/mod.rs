@@ -64,6 +64,7 @@ pub const ALL: &[&str] = &[
     "pruning_keeps_unsent_events_and_the_newest_sent_one",
     "plans_lifecycle",
     "moving_a_booking_is_all_or_nothing",
+    "exclusions_are_stored_once_for_result_and_audit",
 ];
 
 /// The outbox shard of region `west`, where the fixtures' events go.
@@ -2181,4 +2182,125 @@ pub async fn moving_a_booking_is_all_or_nothing(store: Store) {
         store.job_assignment(w.jobs[0].id).await.expect("read"),
         Some(moved)
     );
+}
+
+/// A finished recommendation's exclusions are stored once, with its audit record, and read
+/// back in full by both the result and the audit record: every excluded contractor, in order,
+/// with its reason, its facts and its sentence — also when the result is written without them
+/// (as the worker does) and for thousands of them.
+pub async fn exclusions_are_stored_once_for_result_and_audit(store: Store) {
+    let w = world(&store, 1, 1).await;
+    let req = RequestId::from_u128(0xE1);
+    let reasons = [
+        ExclusionReason::Inactive,
+        ExclusionReason::WrongRegion {
+            region: Some(RegionId::new("east")),
+        },
+        ExclusionReason::MissingSkill {
+            skill: SkillName::new("plumbing"),
+            required_level: 3,
+            actual_level: Some(1),
+        },
+        ExclusionReason::MissingSkill {
+            skill: SkillName::new("electrical"),
+            required_level: 2,
+            actual_level: None,
+        },
+        ExclusionReason::TooFar {
+            distance_km: 97.3,
+            max_km: 80.0,
+        },
+        ExclusionReason::NoSlot {
+            cause: dispatch_core::NoSlotCause::Busy,
+        },
+        ExclusionReason::MaxJobsPerDay {
+            max_jobs_per_day: 4,
+        },
+    ];
+    let excluded: Vec<Exclusion> = (0..5_000u128)
+        .map(|i| Exclusion {
+            contractor_id: ContractorId::from_u128(0xC000_0000 + i),
+            reason: reasons[i as usize % reasons.len()].clone(),
+        })
+        .collect();
+    let audit_id = AuditId::from_u128(0xAE1);
+    let mut audit = audit(0xE1, &w.jobs[0]);
+    audit.audit_id = audit_id;
+    audit.request_id = Some(req);
+    audit.candidates = vec![candidate(1, w.contractors[0].id)];
+    audit.excluded = excluded.clone();
+    audit.evaluated = excluded.len() + 1;
+    let ready = RecommendationRecord {
+        request_id: req,
+        job_id: w.jobs[0].id,
+        region: RegionId::new("west"),
+        status: RecommendationStatus::Ready,
+        limit: 5,
+        auto_assign: false,
+        requested_by: "dispatcher-1".into(),
+        requested_at: at(7, 0),
+        config_version: Some(1),
+        generated_at: Some(at(7, 1)),
+        audit_id: Some(audit_id),
+        candidates: audit.candidates.clone(),
+        // The worker moves the exclusions into the audit record and passes none here.
+        excluded: vec![],
+        error: None,
+    };
+    store
+        .complete_recommendation(&ready, &audit, &[])
+        .await
+        .expect("complete");
+
+    let read = store
+        .recommendation(req)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(read.excluded, excluded, "the result lists every exclusion");
+    assert_eq!(
+        read,
+        RecommendationRecord {
+            excluded: excluded.clone(),
+            ..ready.clone()
+        }
+    );
+    let record = store.audit(audit_id).await.expect("read").expect("stored");
+    assert_eq!(record, audit, "the audit record lists every exclusion");
+    // On the wire each still has its code, its facts and its sentence.
+    let wire = serde_json::to_value(&record.excluded[2]).expect("encode");
+    assert_eq!(wire["reason"], "missingSkill");
+    assert_eq!(wire["actualLevel"], 1);
+    assert_eq!(
+        wire["message"],
+        "Has plumbing at level 1; the job needs level 3 or higher."
+    );
+
+    // A decision recorded later keeps the exclusions.
+    let a = assignment(
+        0xE1,
+        &w.jobs[0],
+        &w.contractors[0],
+        audit_id,
+        at(18, 0),
+        at(19, 0),
+    );
+    store
+        .create_assignment(&a, &decision(&a), &[])
+        .await
+        .expect("assign");
+    let decided = store.audit(audit_id).await.expect("read").expect("stored");
+    assert_eq!(decided.excluded, excluded);
+    assert_eq!(decided.decision, Some(decision(&a)));
+
+    // A result must name the audit record it is stored with.
+    let other = RecommendationRecord {
+        request_id: RequestId::from_u128(0xE2),
+        audit_id: Some(AuditId::from_u128(0xAE2)),
+        ..ready
+    };
+    let mut audit2 = audit.clone();
+    audit2.audit_id = AuditId::from_u128(0xAE3);
+    let r = store.complete_recommendation(&other, &audit2, &[]).await;
+    assert!(matches!(r, Err(StoreError::Invalid(_))), "{r:?}");
 }
