@@ -16,6 +16,10 @@
 //! * `--mode restart`: the `dispatch` binary started on the loaded database: time to `/readyz`,
 //!   then the first recommendation for the cold region.
 //!
+//! Every result is then read with `GET /api/v1/recommendations/{id}`, whole (`--excluded all`,
+//! the default: every excluded contractor with its reason, ~2 MB on a 10,000-contractor region)
+//! or as a console of a large region would (`--excluded summary`: counts per reason only).
+//!
 //! Every mode prints the demo load time and the region state's size (`GET
 //! /api/v1/regions/west/state`). PostgreSQL: `DISPATCH_TEST_POSTGRES_URL` names the server (a
 //! database of its own is created and dropped).
@@ -82,8 +86,9 @@ async fn recommend(api: &Api, token: &str, hubs: &mut [HubClient], job: &str) ->
         .call(
             "GET",
             &format!(
-                "/api/v1/recommendations/{}",
-                request_id.as_str().unwrap_or_default()
+                "/api/v1/recommendations/{}?excluded={}",
+                request_id.as_str().unwrap_or_default(),
+                text_arg("--excluded", "all")
             ),
             Some(token),
             None,
@@ -148,6 +153,7 @@ async fn main() {
         format!("sqlite://{}", dir.path().join("dispatch.db").display())
     };
     let backend = if postgres { "PostgreSQL" } else { "SQLite" };
+    let excluded = text_arg("--excluded", "all");
     let loaded = {
         let store = dispatch_store::Store::connect(&url).await.expect("store");
         let started = Instant::now();
@@ -156,7 +162,7 @@ async fn main() {
             .expect("demo");
         let seconds = started.elapsed().as_secs_f64();
         println!(
-            "e2e ({mode}): {cores} cores, {backend}, seed {seed}; demo loaded in {seconds:.1} s: {} regions, {} contractors, {} bookings, {} open jobs",
+            "e2e ({mode}, results read with excluded={excluded}): {cores} cores, {backend}, seed {seed}; demo loaded in {seconds:.1} s: {} regions, {} contractors, {} bookings, {} open jobs",
             summary.regions, summary.contractors, summary.assignments, summary.open_jobs
         );
         let jobs = store

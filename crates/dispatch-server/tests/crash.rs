@@ -117,6 +117,7 @@ async fn recommendations_accepted_before_a_restart_are_computed_after_it() {
             audit_id: None,
             candidates: Vec::new(),
             excluded: Vec::new(),
+            excluded_counts: Default::default(),
             error: None,
         })
         .await

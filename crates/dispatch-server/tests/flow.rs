@@ -214,6 +214,117 @@ async fn create_recommend_assign_and_everyone_hears_what_they_should() {
     assert_eq!(job.body["status"], "open");
 }
 
+/// A result with many exclusions: read in full the moment `RecommendationReady` arrives (every
+/// excluded contractor with its reason, facts and sentence, and the counts per reason), the same
+/// exclusions in the audit record (stored once for both), and `?excluded=summary` leaves the
+/// list out but keeps the counts.
+#[tokio::test]
+async fn many_exclusions_are_read_in_full_after_the_event_and_summed_on_request() {
+    let server = start().await;
+    server.region("west", "America/Los_Angeles").await;
+    let able = server
+        .contractor_at("west", "Ana Ruiz", 37.77, -122.42, 4)
+        .await;
+    let mut novices = BTreeSet::new();
+    for i in 0..120 {
+        let lat = 37.70 + f64::from(i) * 0.001;
+        novices.insert(
+            server
+                .contractor_at("west", &format!("Novice {i:03}"), lat, -122.41, 1)
+                .await,
+        );
+    }
+    let job = server.job("west", 37.76, -122.41, 2, 6).await;
+    let job_id = job["id"].as_str().expect("job id").to_owned();
+    let dispatcher = server.dispatcher("west");
+    let mut hub = server.hub(&dispatcher).await;
+    hub.subscribe("/dispatch/west").await;
+
+    let asked = server
+        .call(
+            "POST",
+            "/api/v1/recommendations",
+            Some(&dispatcher),
+            Some(&json!({"jobId": job_id})),
+        )
+        .await;
+    assert_eq!(asked.status, 202, "{asked:?}");
+    let request_id = asked.body["requestId"].as_str().expect("id").to_owned();
+    let ready = hub.event("RecommendationReady", WAIT).await;
+    assert_eq!(ready["requestId"], request_id.as_str());
+
+    // Read at once: the whole result is there.
+    let path = format!("/api/v1/recommendations/{request_id}");
+    let full = server.call("GET", &path, Some(&dispatcher), None).await;
+    assert_eq!(full.status, 200);
+    assert_eq!(full.body["status"], "ready");
+    assert_eq!(full.body["candidates"][0]["contractorId"], able.as_str());
+    let excluded = full.body["excluded"].as_array().expect("excluded");
+    let ids: BTreeSet<String> = excluded
+        .iter()
+        .map(|e| e["contractorId"].as_str().expect("id").to_owned())
+        .collect();
+    assert_eq!(ids, novices, "every excluded contractor is listed");
+    for e in excluded {
+        assert_eq!(e["reason"], "missingSkill");
+        assert_eq!(e["skill"], "plumbing");
+        assert_eq!(e["actualLevel"], 1);
+        assert!(
+            e["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("Has plumbing at level 1")),
+            "{e}"
+        );
+    }
+    assert_eq!(full.body["excludedCounts"], json!({"missingSkill": 120}));
+
+    // The audit record lists the same exclusions.
+    let audit_id = full.body["auditId"].as_str().expect("audit id");
+    let audit = server
+        .call(
+            "GET",
+            &format!("/api/v1/audit/{audit_id}"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
+    assert_eq!(audit.status, 200);
+    assert_eq!(audit.body["excluded"], full.body["excluded"]);
+    assert_eq!(audit.body["evaluated"], 121);
+
+    // The summary: counts, no list; everything else as in full.
+    let summary = server
+        .call(
+            "GET",
+            &format!("{path}?excluded=summary"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
+    assert_eq!(summary.status, 200);
+    assert_eq!(summary.body["excluded"], json!([]));
+    assert_eq!(summary.body["excludedCounts"], json!({"missingSkill": 120}));
+    assert_eq!(summary.body["candidates"], full.body["candidates"]);
+    let all = server
+        .call(
+            "GET",
+            &format!("{path}?excluded=all"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
+    assert_eq!(all.body, full.body);
+    let bad = server
+        .call(
+            "GET",
+            &format!("{path}?excluded=some"),
+            Some(&dispatcher),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{bad:?}");
+}
+
 #[tokio::test]
 async fn auto_assign_books_the_top_candidate() {
     let server = start().await;

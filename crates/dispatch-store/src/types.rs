@@ -2,6 +2,7 @@
 //! states. Domain entities come from `dispatch-core`; these are what only persistence needs (or
 //! what the HTTP API shows exactly as stored).
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
@@ -284,8 +285,14 @@ pub struct RecommendationRecord {
     pub audit_id: Option<AuditId>,
     /// Candidates in rank order.
     pub candidates: Vec<Candidate>,
-    /// Excluded contractors with reasons.
+    /// Excluded contractors with reasons (empty when read with `?excluded=summary`).
     pub excluded: Vec<Exclusion>,
+    /// How many contractors were excluded for each reason code (`missingSkill`, `tooFar`, …):
+    /// the counts of `excluded`, also when `?excluded=summary` leaves the list out. Derived
+    /// by the API when the result is read, never stored (the store returns it empty).
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, number>"))]
+    pub excluded_counts: BTreeMap<String, usize>,
     /// Why it failed, when failed.
     pub error: Option<String>,
 }

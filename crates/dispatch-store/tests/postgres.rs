@@ -554,6 +554,7 @@ fn pending_recommendation(n: u128, job: JobId) -> RecommendationRecord {
         audit_id: None,
         candidates: vec![],
         excluded: vec![],
+        excluded_counts: Default::default(),
         error: None,
     }
 }

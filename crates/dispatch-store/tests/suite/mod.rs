@@ -1060,6 +1060,7 @@ pub async fn recommendations_lifecycle(store: Store) {
         audit_id: None,
         candidates: vec![],
         excluded: vec![],
+        excluded_counts: Default::default(),
         error: None,
     };
     store.create_recommendation(&pending).await.expect("create");
@@ -2245,6 +2246,7 @@ pub async fn exclusions_are_stored_once_for_result_and_audit(store: Store) {
         candidates: audit.candidates.clone(),
         // The worker moves the exclusions into the audit record and passes none here.
         excluded: vec![],
+        excluded_counts: Default::default(),
         error: None,
     };
     store
