@@ -72,7 +72,7 @@ pub use types::{
     AppliedVisit, AuditRecord, Change, ChangeKind, DEFAULT_PAGE_LIMIT, Decision, IdempotencyBegin,
     MAX_PAGE_LIMIT, NewOutboxEvent, OUTBOX_SHARDS, OutboxEvent, Page, PageRequest, PlanApplication,
     PlanApplyClaim, PlanConflict, PlanProgress, PlanRecord, PlanStatus, RecommendationRecord,
-    RecommendationStatus, RequestId, outbox_shard,
+    RecommendationStatus, RequestId, excluded_counts, outbox_shard,
 };
 
 /// How long an idempotency key may stay "in progress" before a retry may take it over: the first

@@ -288,13 +288,26 @@ pub struct RecommendationRecord {
     /// Excluded contractors with reasons (empty when read with `?excluded=summary`).
     pub excluded: Vec<Exclusion>,
     /// How many contractors were excluded for each reason code (`missingSkill`, `tooFar`, …):
-    /// the counts of `excluded`, also when `?excluded=summary` leaves the list out. Derived
-    /// by the API when the result is read, never stored (the store returns it empty).
+    /// the counts of `excluded`, also when `?excluded=summary` leaves the list out. Counted
+    /// when the result is stored (empty while pending, and in results stored before the
+    /// counts were: [`excluded_counts`] counts those when read).
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "Record<string, number>"))]
     pub excluded_counts: BTreeMap<String, usize>,
     /// Why it failed, when failed.
     pub error: Option<String>,
+}
+
+/// How many of `excluded` broke each rule, by reason code: a result's `excludedCounts`.
+pub fn excluded_counts(excluded: &[Exclusion]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::<&'static str, usize>::new();
+    for exclusion in excluded {
+        *counts.entry(exclusion.reason.code()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(code, n)| (code.to_owned(), n))
+        .collect()
 }
 
 /// The audit record of a recommendation or of a manual decision (SPEC §4 "Audit record").

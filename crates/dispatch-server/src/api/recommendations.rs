@@ -1,14 +1,12 @@
 //! Recommendations: ask (202 at once; the worker computes) and read the result.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use dispatch_core::{DEFAULT_LIMIT, JobId, JobStatus};
-use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId};
+use dispatch_store::{RecommendationRecord, RecommendationStatus, RequestId, excluded_counts};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -194,27 +192,21 @@ async fn read(
     let id: RequestId = id
         .parse()
         .map_err(|_| ApiError::NotFound("recommendation"))?;
-    let mut record = state
-        .store
-        .recommendation(id)
-        .await?
+    let summary = query.excluded.unwrap_or_default() == ExcludedView::Summary;
+    let record = if summary {
+        state.store.recommendation_summary(id).await?
+    } else {
+        state.store.recommendation(id).await?
+    };
+    let mut record = record
         .filter(|record| identity.can_dispatch(&record.region))
         .ok_or(ApiError::NotFound("recommendation"))?;
-    record.excluded_counts = excluded_counts(&record);
-    if query.excluded.unwrap_or_default() == ExcludedView::Summary {
+    // Results stored before their counts were come with their list only.
+    if record.excluded_counts.is_empty() && !record.excluded.is_empty() {
+        record.excluded_counts = excluded_counts(&record.excluded);
+    }
+    if summary {
         record.excluded = Vec::new();
     }
     Ok(Json(record))
-}
-
-/// How many of `record`'s excluded contractors broke each rule, by reason code.
-fn excluded_counts(record: &RecommendationRecord) -> BTreeMap<String, usize> {
-    let mut counts = BTreeMap::<&'static str, usize>::new();
-    for exclusion in &record.excluded {
-        *counts.entry(exclusion.reason.code()).or_default() += 1;
-    }
-    counts
-        .into_iter()
-        .map(|(code, n)| (code.to_owned(), n))
-        .collect()
 }

@@ -6,6 +6,8 @@
 //! and reading either (the result joins its audit record) fills it in again. Rows written
 //! before migration 5 keep the exclusions in their bodies and read as they always did.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use dispatch_core::{AuditId, Candidate, Exclusion, Job, JobId, PlanId, RegionId};
 use serde::Serialize;
@@ -22,6 +24,7 @@ use crate::rows;
 use crate::sql::{Sql, sql};
 use crate::types::{
     AuditRecord, Decision, NewOutboxEvent, RecommendationRecord, RecommendationStatus, RequestId,
+    excluded_counts,
 };
 
 /// Inserts an audit record.
@@ -76,8 +79,8 @@ impl<'a> AuditBody<'a> {
 }
 
 /// A [`RecommendationRecord`] as its body is stored: every field but the exclusions, which are
-/// its audit record's, and their counts, which the API derives when it is read. Mirrors the
-/// record field for field otherwise (a test compares the two).
+/// its audit record's, with their counts (so a summary is read without them). Mirrors the
+/// record field for field (a test compares the two).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct RecommendationBody<'a> {
@@ -94,12 +97,13 @@ struct RecommendationBody<'a> {
     audit_id: Option<AuditId>,
     candidates: &'a [Candidate],
     excluded: &'a [Exclusion],
+    excluded_counts: BTreeMap<String, usize>,
     error: Option<&'a str>,
 }
 
 impl<'a> RecommendationBody<'a> {
-    /// `rec`'s body, its exclusions left out.
-    fn of(rec: &'a RecommendationRecord) -> Self {
+    /// `rec`'s body, its exclusions left out and `excluded_counts` in.
+    fn of(rec: &'a RecommendationRecord, excluded_counts: BTreeMap<String, usize>) -> Self {
         Self {
             request_id: rec.request_id,
             job_id: rec.job_id,
@@ -114,6 +118,7 @@ impl<'a> RecommendationBody<'a> {
             audit_id: rec.audit_id,
             candidates: &rec.candidates,
             excluded: NO_EXCLUSIONS,
+            excluded_counts,
             error: rec.error.as_deref(),
         }
     }
@@ -212,7 +217,8 @@ impl Store {
         &self,
         rec: &RecommendationRecord,
     ) -> Result<(), StoreError> {
-        let body = doc(&RecommendationBody::of(rec), "recommendation")?;
+        let counts = rec.excluded_counts.clone();
+        let body = doc(&RecommendationBody::of(rec, counts), "recommendation")?;
         let sql = sql!(
             "INSERT INTO recommendations \
              (request_id, job_id, region_id, status, error, requested_at, updated_at, body, \
@@ -246,6 +252,19 @@ impl Store {
             rec.excluded = excluded;
         }
         Ok(Some(rec))
+    }
+
+    /// A recommendation by request id without its exclusions (`excluded` empty,
+    /// `excluded_counts` as stored): a summary, which does not read the ~20 bytes per excluded
+    /// contractor that [`Store::recommendation`] decodes. A result stored before migration 5
+    /// still has them in its body, and gives them.
+    pub async fn recommendation_summary(
+        &self,
+        request_id: RequestId,
+    ) -> Result<Option<RecommendationRecord>, StoreError> {
+        let sql = sql!("SELECT status, error, body FROM recommendations WHERE request_id = $1");
+        let row = self.db.fetch_optional(sql, args![request_id]).await?;
+        row.as_ref().map(rows::recommendation).transpose()
     }
 
     /// Requests still pending, oldest first: a process that died with work queued leaves them
@@ -283,7 +302,8 @@ impl Store {
                 rec.request_id, rec.audit_id, audit.audit_id
             )));
         }
-        let body = doc(&RecommendationBody::of(rec), "recommendation")?;
+        let counts = excluded_counts(&audit.excluded);
+        let body = doc(&RecommendationBody::of(rec, counts), "recommendation")?;
         let audit = AuditArgs::encode(audit)?;
         let events = encode_events(events)?;
         write_tx!(&self.db, "complete_recommendation", |tx| {
@@ -417,13 +437,10 @@ mod tests {
         }
     }
 
-    /// The JSON of `value` with `excluded` emptied (and no `excludedCounts`, derived on read).
+    /// The JSON of `value` with `excluded` emptied.
     fn without_exclusions(value: &impl Serialize) -> serde_json::Value {
         let mut json = serde_json::to_value(value).expect("encode");
         json["excluded"] = serde_json::json!([]);
-        if let Some(object) = json.as_object_mut() {
-            object.remove("excludedCounts");
-        }
         json
     }
 
@@ -469,11 +486,12 @@ mod tests {
             audit_id: Some(audit.audit_id),
             candidates: vec![candidate()],
             excluded: vec![exclusion()],
-            excluded_counts: Default::default(),
+            excluded_counts: excluded_counts(&[exclusion()]),
             error: Some("why".into()),
         };
         assert_eq!(
-            serde_json::to_value(RecommendationBody::of(&rec)).expect("encode"),
+            serde_json::to_value(RecommendationBody::of(&rec, rec.excluded_counts.clone()))
+                .expect("encode"),
             without_exclusions(&rec)
         );
     }

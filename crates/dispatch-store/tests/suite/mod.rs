@@ -1099,6 +1099,7 @@ pub async fn recommendations_lifecycle(store: Store) {
         audit_id: Some(audit_id),
         candidates: vec![candidate(1, w.contractors[0].id)],
         excluded: excluded.clone(),
+        excluded_counts: dispatch_store::excluded_counts(&excluded),
         ..pending.clone()
     };
     let mut audit = audit(0xD1, &w.jobs[0]);
@@ -2260,10 +2261,27 @@ pub async fn exclusions_are_stored_once_for_result_and_audit(store: Store) {
         .expect("read")
         .expect("stored");
     assert_eq!(read.excluded, excluded, "the result lists every exclusion");
+    let counts = dispatch_store::excluded_counts(&excluded);
+    assert_eq!(counts.values().sum::<usize>(), excluded.len());
+    assert_eq!(counts["missingSkill"], 2 * excluded.len() / reasons.len());
     assert_eq!(
         read,
         RecommendationRecord {
             excluded: excluded.clone(),
+            excluded_counts: counts.clone(),
+            ..ready.clone()
+        }
+    );
+    // The summary: the counts, stored with the result, without the list.
+    let summary = store
+        .recommendation_summary(req)
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        summary,
+        RecommendationRecord {
+            excluded_counts: counts,
             ..ready.clone()
         }
     );
