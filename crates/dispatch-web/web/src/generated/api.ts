@@ -1053,9 +1053,16 @@ auditId: AuditId | null,
  */
 candidates: Array<Candidate>, 
 /**
- * Excluded contractors with reasons.
+ * Excluded contractors with reasons (empty when read with `?excluded=summary`).
  */
 excluded: Array<Exclusion>, 
+/**
+ * How many contractors were excluded for each reason code (`missingSkill`, `tooFar`, …):
+ * the counts of `excluded`, also when `?excluded=summary` leaves the list out. Counted
+ * when the result is stored (empty while pending, and in results stored before the
+ * counts were: [`excluded_counts`] counts those when read).
+ */
+excludedCounts: Record<string, number>, 
 /**
  * Why it failed, when failed.
  */
