@@ -289,8 +289,7 @@ pub struct RecommendationRecord {
     pub excluded: Vec<Exclusion>,
     /// How many contractors were excluded for each reason code (`missingSkill`, `tooFar`, …):
     /// the counts of `excluded`, also when `?excluded=summary` leaves the list out. Counted
-    /// when the result is stored (empty while pending, and in results stored before the
-    /// counts were: [`excluded_counts`] counts those when read).
+    /// when the result is stored; empty while pending.
     #[serde(default)]
     #[cfg_attr(feature = "ts", ts(type = "Record<string, number>"))]
     pub excluded_counts: BTreeMap<String, usize>,
