@@ -4,7 +4,7 @@
 //! ~10,000 contractors per request — so those are stored once, with the audit record, in the
 //! compact form of [`crate::exclusions`]; both bodies are written with an empty `excluded`,
 //! and reading either (the result joins its audit record) fills it in again. Rows written
-//! before migration 5 keep the exclusions in their bodies and read as they always did.
+//! before migration 6 keep the exclusions in their bodies and read as they always did.
 
 use std::collections::BTreeMap;
 
@@ -188,7 +188,7 @@ pub(crate) async fn insert_audit(tx: &mut Tx, audit: &AuditArgs<'_>) -> Result<(
 }
 
 /// The exclusions of a row's `exclusions` column, when it has them (else they are in the
-/// body, as written before migration 5, or there are none).
+/// body, as written before migration 6, or there are none).
 fn stored_exclusions(row: &Row, what: &str) -> Result<Option<Vec<Exclusion>>, StoreError> {
     row.opt_bytes(what)?
         .map(|bytes| exclusions::decode(&bytes))
@@ -256,7 +256,7 @@ impl Store {
 
     /// A recommendation by request id without its exclusions (`excluded` empty,
     /// `excluded_counts` as stored): a summary, which does not read the ~20 bytes per excluded
-    /// contractor that [`Store::recommendation`] decodes. A result stored before migration 5
+    /// contractor that [`Store::recommendation`] decodes. A result stored before migration 6
     /// still has them in its body, and gives them.
     pub async fn recommendation_summary(
         &self,

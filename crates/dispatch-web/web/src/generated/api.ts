@@ -1059,8 +1059,7 @@ excluded: Array<Exclusion>,
 /**
  * How many contractors were excluded for each reason code (`missingSkill`, `tooFar`, …):
  * the counts of `excluded`, also when `?excluded=summary` leaves the list out. Counted
- * when the result is stored (empty while pending, and in results stored before the
- * counts were: [`excluded_counts`] counts those when read).
+ * when the result is stored; empty while pending.
  */
 excludedCounts: Record<string, number>, 
 /**
