@@ -167,6 +167,7 @@ struct ReadQuery {
     /// `all` (default): every excluded contractor with its reason; `summary`: `excluded` left
     /// empty and only `excludedCounts` given — on a 10,000-contractor region about 2 MB less
     /// to send and parse. The audit record (`getAuditRecord`) always lists them all.
+    #[param(inline)]
     excluded: Option<ExcludedView>,
 }
 
