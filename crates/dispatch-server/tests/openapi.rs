@@ -167,3 +167,40 @@ fn the_scan_reads_route_literals() {
         "/b/{id}", post(y)).nest("/c", inner).route(PATH, z)"#;
     assert_eq!(declared_routes(source), ["/a", "/b/{id}", "/c"]);
 }
+
+/// Every `$ref` string found anywhere under `value`.
+fn refs(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(target)) => found.push(target.clone()),
+                    _ => refs(v, found),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| refs(v, found)),
+        _ => {}
+    }
+}
+
+/// Every `$ref` names a schema the document defines: a parameter's or body's type that utoipa
+/// refers to without registering it breaks the generated clients (openapi-typescript refuses
+/// the document), and the e2e suites would only say so much later.
+#[tokio::test]
+async fn every_reference_resolves() {
+    let server = start().await;
+    let document = document(&server).await;
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let pointer = target
+            .strip_prefix('#')
+            .unwrap_or_else(|| panic!("{target} is not a local reference"));
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{target} names nothing in the document"
+        );
+    }
+}
