@@ -8,7 +8,7 @@
 
 import { after, before } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, resolve } from "node:path";
@@ -174,6 +174,22 @@ export function browserSuite(what) {
     },
     get dir() {
       return state.dir;
+    },
+    /**
+     * In a `describe` block: a fresh database with demo data (`dispatch demo --contractors
+     * <contractors>`) and `dispatch serve` on it, started before the block's tests and stopped
+     * after them. `.server` may be replaced (a test that restarts it); `.database` is the file.
+     */
+    demo(name, contractors) {
+      const demo = { server: null, database: null };
+      before(async () => {
+        if (!state.browser) return;
+        demo.database = join(state.dir, `${name}.db`);
+        execFileSync(DISPATCH_BIN, ["demo", "--contractors", String(contractors)], { env: serverEnv(demo.database) });
+        demo.server = await startServer(demo.database);
+      });
+      after(() => demo.server?.stop());
+      return demo;
     },
     needsBrowser(body) {
       return async (t) => {

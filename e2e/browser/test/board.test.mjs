@@ -15,18 +15,14 @@
 // free working time of a demo contractor it picks from the schedule, so every step has one
 // right answer whatever day the test runs. Screenshots: artifacts/screenshots/09-…12-*.png.
 
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { join } from "node:path";
 import {
-  DISPATCH_BIN,
   WAIT,
   browserSuite,
   callApi,
   live,
   newPage,
-  serverEnv,
   shot,
   startServer,
 } from "../lib/harness.mjs";
@@ -68,19 +64,11 @@ function freeStretch(schedule, zone, hours) {
 const suite = browserSuite("the board tests");
 
 describe("schedule board", () => {
-  let server;
 
-  before(async () => {
-    if (!suite.browser) return;
-    const database = join(suite.dir, "board.db");
-    execFileSync(DISPATCH_BIN, ["demo", "--contractors", "80"], { env: serverEnv(database) });
-    server = await startServer(database);
-  });
-
-  after(() => server?.stop());
+  const demo = suite.demo("board", 80);
 
   test("drag to assign and move, a refusal with its reason, live bookings, keyboard, plan and apply", suite.needsBrowser(async () => {
-    const { base } = server;
+    const { base } = demo.server;
     const errors = [];
     const { token } = (await callApi(base, "POST", "/dev/token", null, { role: "dispatcher", region: "west" })).body;
     const api = (method, path, body) => callApi(base, method, path, token, body);
@@ -244,21 +232,12 @@ describe("schedule board", () => {
 });
 
 describe("schedule board after the connection drops", () => {
-  let server;
-  let database;
 
-  before(async () => {
-    if (!suite.browser) return;
-    database = join(suite.dir, "board-reconnect.db");
-    execFileSync(DISPATCH_BIN, ["demo", "--contractors", "40"], { env: serverEnv(database) });
-    server = await startServer(database);
-  });
-
-  after(() => server?.stop());
+  const demo = suite.demo("board-reconnect", 40);
 
   test("shows the state, reconnects, and re-fetches what it missed", suite.needsBrowser(async () => {
     const errors = [];
-    const { base, port } = server;
+    const { base, port } = demo.server;
     const { token } = (await callApi(base, "POST", "/dev/token", null, { role: "dispatcher", region: "west" })).body;
     const zone = (await callApi(base, "GET", "/regions/west", token)).body.timeZone;
     const week = await callApi(base, "GET", `/regions/west/schedule?from=${isoZ(Date.now() + 24 * HOUR)}&to=${isoZ(Date.now() + 8 * 24 * HOUR)}`, token);
@@ -286,18 +265,18 @@ describe("schedule board after the connection drops", () => {
     await page.locator(`#unassigned li[data-job-id="${job.body.id}"]`).waitFor();
 
     // The service goes away: the header says so.
-    server.stop();
+    demo.server.stop();
     await page.waitForSelector('.link[data-state="reconnecting"], .link[data-state="offline"]');
 
     // Meanwhile the job is booked by a node that holds its events, and the service comes
     // back holding events too: the board can only learn of it by re-fetching.
-    const side = await startServer(database, undefined, { extra: ["--hold-events"] });
+    const side = await startServer(demo.database, undefined, { extra: ["--hold-events"] });
     const made = await callApi(side.base, "POST", "/assignments", token, {
       jobId: job.body.id, contractorId: row.contractor.id, startUtc: isoZ(start), endUtc: isoZ(start + HOUR),
     });
     assert.equal(made.status, 201, JSON.stringify(made.body));
     side.stop();
-    server = await startServer(database, undefined, { port, extra: ["--hold-events"] });
+    demo.server = await startServer(demo.database, undefined, { port, extra: ["--hold-events"] });
 
     await live(page);
     await page.getByLabel("Filter contractors").fill(row.contractor.name);

@@ -16,15 +16,12 @@
 
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
-  DISPATCH_BIN,
   browserSuite,
   live,
   newPage,
-  serverEnv,
   shot,
   startServer,
 } from "../lib/harness.mjs";
@@ -32,20 +29,12 @@ import {
 const suite = browserSuite("the browser tests");
 
 describe("dispatcher console and contractor view, live over SignalR", () => {
-  let server;
   const errors = [];
 
-  before(async () => {
-    if (!suite.browser) return;
-    const database = join(suite.dir, "demo.db");
-    execFileSync(DISPATCH_BIN, ["demo", "--contractors", "80"], { env: serverEnv(database) });
-    server = await startServer(database);
-  });
-
-  after(() => server?.stop());
+  const demo = suite.demo("demo", 80);
 
   test("recommend, assign, and everyone who should sees it at once", suite.needsBrowser(async () => {
-    const { base } = server;
+    const { base } = demo.server;
 
     // --- the dispatcher of West signs in through the page
     const west = await newPage(suite.browser, errors);
@@ -169,21 +158,12 @@ describe("dispatcher console and contractor view, live over SignalR", () => {
 });
 
 describe("after the connection drops", () => {
-  let server;
-  let database;
 
-  before(async () => {
-    if (!suite.browser) return;
-    database = join(suite.dir, "reconnect.db");
-    execFileSync(DISPATCH_BIN, ["demo", "--contractors", "80"], { env: serverEnv(database) });
-    server = await startServer(database);
-  });
-
-  after(() => server?.stop());
+  const demo = suite.demo("reconnect", 80);
 
   test("the console shows the state, reconnects, and re-fetches what it missed", suite.needsBrowser(async () => {
       const errors = [];
-      const { base, port } = server;
+      const { base, port } = demo.server;
       const { context, page } = await newPage(suite.browser, errors);
       await page.goto(`${base}/`);
       await page.getByRole("button", { name: /Dispatcher of West/ }).click();
@@ -192,14 +172,14 @@ describe("after the connection drops", () => {
       const before = await page.locator("#queue button[data-job-id]").count();
 
       // The service goes away: the header says so.
-      server.stop();
+      demo.server.stop();
       await page.waitForSelector('.link[data-state="reconnecting"], .link[data-state="offline"]');
       await shot(page, "07-console-reconnecting");
 
       // Meanwhile a job is assigned (by another node on the same database, which holds its
       // events in the outbox), then the service comes back, still holding events: the console
       // can only learn of the assignment by re-fetching after it reconnects.
-      const side = await startServer(database, undefined, { extra: ["--hold-events"] });
+      const side = await startServer(demo.database, undefined, { extra: ["--hold-events"] });
       const api = async (method, path, token, body) => {
         const response = await fetch(`${side.base}/api/v1${path}`, {
           method,
@@ -231,7 +211,7 @@ describe("after the connection drops", () => {
       }
       assert.ok(assignedJob, "a job could be assigned");
       side.stop();
-      server = await startServer(database, undefined, { port, extra: ["--hold-events"] });
+      demo.server = await startServer(demo.database, undefined, { port, extra: ["--hold-events"] });
 
       await live(page);
       await page.locator(`#queue button[data-job-id="${assignedJob}"]`).waitFor({ state: "detached" });
