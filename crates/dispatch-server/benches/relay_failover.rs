@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Duration as Span, DurationRound as _, Utc};
 use cluster::{Node, NodeConfig, shards_of};
-use common::{Api, arg, contractor_body, job_body, percentile};
+use common::{Api, arg, contractor_body, job_body, metric, percentile};
 use serde_json::{Value, json};
 use test_support::TestDatabase;
 
@@ -250,18 +250,7 @@ async fn takeover(db: &TestDatabase, redis_url: &str, kills: usize) -> Vec<f64> 
 async fn sent(nodes: &[Node]) -> f64 {
     let mut total = 0.0;
     for node in nodes {
-        let answer = node.call("GET", "/metrics", None, None).await;
-        total += answer
-            .body
-            .as_str()
-            .unwrap_or_default()
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("dispatch_events_sent_total ")?
-                    .parse::<f64>()
-                    .ok()
-            })
-            .unwrap_or(0.0);
+        total += metric(node, "dispatch_events_sent_total").await;
     }
     total
 }

@@ -50,16 +50,7 @@ async fn an_event_committed_before_a_kill_is_sent_at_once_after_restart() {
     let api = Api::new(second);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     let sent = loop {
-        let answer = api.call("GET", "/metrics", None, None).await;
-        let text = answer.body.as_str().unwrap_or_default().to_owned();
-        let sent = text
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("dispatch_events_sent_total ")?
-                    .parse::<f64>()
-                    .ok()
-            })
-            .unwrap_or(0.0);
+        let sent = metric(&api, "dispatch_events_sent_total").await;
         if sent >= 1.0 || tokio::time::Instant::now() >= deadline {
             break sent;
         }

@@ -73,18 +73,6 @@ fn parse(answer: &[u8]) -> (u16, Value) {
     (status, body)
 }
 
-/// The value of a metric line (`name{labels}` exactly) in `/metrics`.
-async fn metric(api: &Api, line: &str) -> f64 {
-    let metrics = api.call("GET", "/metrics", None, None).await;
-    let text = metrics.body.as_str().unwrap_or_default().to_owned();
-    text.lines()
-        .find_map(|l| {
-            l.strip_prefix(line)
-                .and_then(|rest| rest.trim().parse().ok())
-        })
-        .unwrap_or(0.0)
-}
-
 #[tokio::test]
 async fn half_open_connections_and_idle_keep_alives_are_closed_by_their_clocks() {
     let http = HttpLimits {

@@ -674,3 +674,15 @@ impl HubClient {
         HubClient::handshake(ws).await
     }
 }
+
+/// The value of a metric line (`name{labels}` exactly) in the node's `/metrics`; 0 when absent.
+pub async fn metric(api: &Api, line: &str) -> f64 {
+    let metrics = api.call("GET", "/metrics", None, None).await;
+    let text = metrics.body.as_str().unwrap_or_default().to_owned();
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix(line)
+                .and_then(|rest| rest.trim().parse().ok())
+        })
+        .unwrap_or(0.0)
+}
