@@ -68,10 +68,10 @@ export function deferred() {
   return { promise, resolve, reject };
 }
 
-/** Polls `predicate` every 20 ms until it is truthy; rejects after `ms`. */
+/** Polls `predicate` (which may be async) every 20 ms until it is truthy; rejects after `ms`. */
 export async function waitUntil(predicate, ms, what) {
   const deadline = Date.now() + ms;
-  while (!predicate()) {
+  while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(20);
   }

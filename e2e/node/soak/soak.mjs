@@ -41,6 +41,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { HttpTransportType, HubConnectionBuilder, HubConnectionState, LogLevel } from "@microsoft/signalr";
 import { freePort } from "../../api/lib/service.mjs";
 import { contractorBody } from "../lib/dispatch.mjs";
+import { waitUntil } from "../lib/harness.mjs";
 
 // ----- arguments -----
 function arg(name, fallback) {
@@ -137,7 +138,7 @@ class Redis {
   }
   async start() {
     this.child = spawn("redis-server", ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: "ignore" });
-    await waitFor(() => canConnect(this.port), 10_000, "redis-server to listen");
+    await waitUntil(() => canConnect(this.port), 10_000, "redis-server to listen");
   }
   async restart() {
     this.child?.kill("SIGKILL");
@@ -201,14 +202,6 @@ function canConnect(port) {
   });
 }
 
-async function waitFor(predicate, ms, what) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`not within ${ms} ms: ${what}`);
-    await sleep(100);
-  }
-}
 
 /** One `dispatch serve` node on a fixed port (a restart comes back on the same address). */
 class DispatchNode {
@@ -227,7 +220,7 @@ class DispatchNode {
     const out = openSync(this.log, "a");
     this.child = spawn(DISPATCH_BIN, ["serve", "--addr", `127.0.0.1:${this.port}`], { env: this.env, stdio: ["ignore", out, out] });
     this.stopped = false;
-    await waitFor(async () => {
+    await waitUntil(async () => {
       try {
         return (await fetch(`${this.base}/readyz`, { signal: AbortSignal.timeout(2000) })).ok;
       } catch {
@@ -398,7 +391,7 @@ async function main() {
     // The last node starts first and takes the relay: node 0 (never faulted) is not the relay
     // at first, so the relay can be killed without losing the run's witness.
     await nodes[NODES - 1].start();
-    await waitFor(async () => (await nodes[NODES - 1].relayRole()) === "leader", 20_000, "the first node to take the relay");
+    await waitUntil(async () => (await nodes[NODES - 1].relayRole()) === "leader", 20_000, "the first node to take the relay");
     await Promise.all(nodes.slice(0, -1).map((n) => n.start()));
     log(`nodes up on ports ${nodes.map((n) => n.port).join(", ")}`);
 
@@ -645,8 +638,8 @@ async function main() {
     }
 
     // --- settle: the outbox drained, every subscriber connected
-    await waitFor(() => psql(dbUrl, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") === "0", SETTLE_MS, "the outbox to drain").catch((e) => violate(e.message));
-    await waitFor(() => subscribers.every((s) => s.connected), SETTLE_MS, "every subscriber to be connected again").catch((e) => violate(e.message));
+    await waitUntil(() => psql(dbUrl, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") === "0", SETTLE_MS, "the outbox to drain").catch((e) => violate(e.message));
+    await waitUntil(() => subscribers.every((s) => s.connected), SETTLE_MS, "every subscriber to be connected again").catch((e) => violate(e.message));
 
     // --- what the database says
     const overlaps = psql(
@@ -684,7 +677,7 @@ async function main() {
     }
     // Every accepted recommendation was computed (none left pending by a node that died) and
     // announced exactly once.
-    await waitFor(() => psql(dbUrl, "SELECT count(*) FROM recommendations WHERE status = 'pending'") === "0", SETTLE_MS, "every accepted recommendation to be computed").catch(
+    await waitUntil(() => psql(dbUrl, "SELECT count(*) FROM recommendations WHERE status = 'pending'") === "0", SETTLE_MS, "every accepted recommendation to be computed").catch(
       (e) => violate(`${e.message}: ${psql(dbUrl, "SELECT count(*) FROM recommendations WHERE status = 'pending'")} still pending`),
     );
     const announced = new Map(
@@ -735,7 +728,7 @@ async function main() {
       if (missing.length) problems.push(`missed ${missing.length} of ${expectedFor(s, since).length} events committed after it ${strict ? "subscribed" : "last resubscribed"} (first: sequence ${missing[0].sequence})`);
       return { strict, problems, checked: expectedFor(s, since).length };
     };
-    await waitFor(() => subscribers.every((s) => judge(s).problems.every((p) => !p.startsWith("missed"))), 20_000, "every subscriber to hear its events").catch(() => {});
+    await waitUntil(() => subscribers.every((s) => judge(s).problems.every((p) => !p.startsWith("missed"))), 20_000, "every subscriber to hear its events").catch(() => {});
     if (SELF_CHECK) {
       const witnesses = subscribers.filter((s) => !s.node.faulted && s.disconnects === 0 && s.received.length > 2);
       if (witnesses.length < 2) throw new Error("--self-check needs two witness subscribers that heard events");
